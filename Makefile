@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 STUDIO_VENV := .venv-studio
 STUDIO_STAMP := $(STUDIO_VENV)/.installed
 LABEL_STUDIO_VERSION := 1.23.2
@@ -17,10 +18,14 @@ help:  ## list the targets
 $(STAMP): pyproject.toml
 	@bash .ci/ensure-venv.sh $(PYTHON) $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --progress-bar off -e .
+	@touch $@
+
+$(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --progress-bar off -e '.[test]'
 	@touch $@
 
-setup: $(STAMP)  ## create .venv and install the project with its test extras
+setup: $(TEST_STAMP)  ## create .venv and install the project with its test extras (Spark, pytest, Playwright)
 
 sysdeps:  ## Debian packages the tests need (Chromium for the browser test, Java 17 for Spark)
 	@bash .ci/sysdeps.sh
@@ -35,10 +40,10 @@ studio-venv: $(STUDIO_STAMP)  ## Label Studio in its own virtualenv (it pins man
 demo: $(STAMP)  ## the whole loop on the shipped sample data, no server needed
 	$(BIN)/stance demo
 
-test: $(STAMP) sysdeps studio-venv  ## all tests, including the slow ones with real servers
+test: $(TEST_STAMP) sysdeps studio-venv  ## all tests, including the slow ones with real servers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) sysdeps  ## run the benchmarks and rewrite docs/benchmarks.md
+bench: $(TEST_STAMP) sysdeps  ## run the benchmarks and rewrite docs/benchmarks.md
 	$(BIN)/python -m tests.bench.run_all
 
 studio: $(STAMP) studio-venv  ## start a local Label Studio for annotators (data under data/labelstudio/)

@@ -1,0 +1,95 @@
+"""Run every benchmark (tests/bench/bench_*.py) and rewrite docs/benchmarks.md.
+
+Each benchmark module exposes `run(quick: bool = False) -> dict` with keys
+`title`, `rows` (list of dicts, one per table row) and `notes` (list of str).
+A benchmark that fails is reported in the document, not hidden.
+
+    python -m tests.bench.run_all [--quick] [--only ingest,predict]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import os
+import platform
+import subprocess
+import time
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "docs" / "benchmarks.md"
+ORDER = ["ingest", "train", "predict", "quality"]
+
+
+def _machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.node() or 'host'}: {cpu}, {os.cpu_count()} cores, {mem_gb:.0f} GiB, Python {platform.python_version()}"
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _table(rows: list[dict]) -> list[str]:
+    if not rows:
+        return ["(no rows)"]
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows:
+        lines.append("| " + " | ".join(str(row.get(k, "")) for k in keys) + " |")
+    return lines
+
+
+def _available() -> list[str]:
+    found = sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
+    return [n for n in ORDER if n in found] + [n for n in found if n not in ORDER]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--only", default="", help="comma-separated benchmark names")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    names = [n for n in _available() if not args.only or n in args.only.split(",")]
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    doc = ["# Benchmarks", "", f"Measured by `make bench` on {now}, commit `{_commit()}`.", "",
+           f"Machine: {_machine()}.", "",
+           "Targets come from the issues; ratios are measured against a reference in the same run, "
+           "because these machines are noisy.", ""]
+    failed = 0
+    for name in names:
+        print(f"== bench {name}", flush=True)
+        start = time.perf_counter()
+        try:
+            result = importlib.import_module(f"tests.bench.bench_{name}").run(quick=args.quick)
+        except Exception:  # a failed benchmark is reported in the document, with its traceback
+            failed += 1
+            doc += [f"## {name}", "", "FAILED:", "", "```", traceback.format_exc(limit=5), "```", ""]
+            continue
+        elapsed = time.perf_counter() - start
+        doc += [f"## {result['title']}", ""] + _table(result["rows"]) + [""]
+        doc += [f"- {note}" for note in result.get("notes", [])]
+        doc += [f"- benchmark wall time: {elapsed:.0f} s", ""]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(doc) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
