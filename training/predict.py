@@ -1,0 +1,270 @@
+"""The local prediction engine behind `stance predict`.
+
+Input units (an article with its sentences, a sentence record, or an input error) are
+streamed, grouped into chunks of whole units of about `batch_size` sentences, scored with
+`scorer.predict_proba` one chunk at a time and committed as they go (training.predict_io).
+Only one chunk is ever held in memory, so memory does not grow with the input.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import pyarrow as pa
+from pydantic import Field
+
+from labeling.config import StrictModel
+from training.predict_io import (
+    PartialRun,
+    Record,
+    RecordError,
+    ResumeError,
+    iter_records,
+    open_partial,
+    output_format,
+    row_schema,
+    write_errors,
+    write_table_stream,
+)
+from training.scoring import Scorer, output_frame
+from training.summary import summarize, summary_schema
+
+MODES = ("articles", "sentences")
+
+
+class PredictOptions(StrictModel):
+    """How `stance predict` reads and scores (configs/predict.yaml overrides the defaults)."""
+
+    batch_size: int = Field(1024, gt=0, description="sentences scored per call and committed per part")
+    text_col: str = Field("text", min_length=1, description="text field of --sentences records")
+    id_col: str = Field("id", min_length=1, description="id field of --sentences records")
+    top_n: int = Field(3, gt=0, description="top sentences per tag in the summary")
+
+
+@dataclass
+class Unit:
+    """One input item: an article's sentence rows, one sentence record, or an input error."""
+
+    key: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    is_article: bool = False
+
+
+@dataclass
+class PredictReport:
+    """What a prediction run did; `errors` holds the first few error lines for display."""
+
+    output: Path
+    summary: Path | None
+    errors_file: Path | None
+    articles: int = 0
+    sentences: int = 0
+    error_count: int = 0
+    errors: list[str] = field(default_factory=list)
+    resumed_sentences: int = 0
+    seconds: float = 0.0
+
+    @property
+    def sentences_per_second(self) -> float:
+        scored = self.sentences - self.resumed_sentences
+        return scored / self.seconds if self.seconds > 0 else 0.0
+
+
+ProgressFn = Callable[[int, int], None]  # (units advanced, sentences advanced)
+
+
+def sentence_units(inputs: Sequence[Path | str], options: PredictOptions) -> Iterator[Unit]:
+    """Units for `--sentences`: one per record of JSONL/CSV/Parquet input (or per error).
+
+    The id comes from `id_col` (falling back to `sentence_id`, then a hash of the text);
+    `article_id` and `index` are kept when the record has them (e.g. `stance ingest` output).
+    """
+    for item in iter_records(inputs):
+        if isinstance(item, RecordError):
+            yield Unit(key=f"{item.source}:{item.line}", error=item.as_dict())
+            continue
+        row = sentence_row(item, options)
+        if isinstance(row, RecordError):
+            yield Unit(key=f"{row.source}:{row.line}", error=row.as_dict())
+        else:
+            yield Unit(key=row["sentence_id"], rows=[row])
+
+
+def sentence_row(record: Record, options: PredictOptions) -> dict[str, Any] | RecordError:
+    """The output id columns of one sentence record, or a RecordError when it has no text."""
+    data = record.data
+    text = data.get(options.text_col)
+    if not isinstance(text, str) or not text.strip():
+        return RecordError(record.source, record.line, f"record without text (field {options.text_col!r})")
+    sid = data.get(options.id_col)
+    if sid is None or sid == "":
+        sid = data.get("sentence_id") or "s-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+    index = data.get("index")
+    return {
+        "article_id": _str_or_none(data.get("article_id")),
+        "sentence_id": str(sid),
+        "index": int(index) if isinstance(index, (int, float)) and index == index else None,
+        "text": text,
+    }
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def article_units(inputs: Sequence[Path | str], ingest_options: Any) -> Iterator[Unit]:
+    """Units for article input: everything `stance ingest` reads, cleaned and split the same way."""
+    from labeling.ingest import article_sentences, iter_articles
+
+    for item in iter_articles([Path(p) for p in inputs], ingest_options):
+        if _is_read_error(item):
+            error = read_error_dict(item)
+            yield Unit(key=f"{error['source']}:{error['line']}", error=error)
+            continue
+        rows = [
+            {"article_id": s["article_id"], "sentence_id": s["sentence_id"], "index": int(s["index"]), "text": s["text"]}
+            for s in article_sentences(item, ingest_options)
+        ]
+        yield Unit(key=str(item.article_id), rows=rows, is_article=True)
+
+
+def _is_read_error(item: Any) -> bool:
+    from labeling.ingest import ReadError
+
+    return isinstance(item, ReadError)
+
+
+def read_error_dict(err: Any) -> dict[str, Any]:
+    """An ingestion ReadError as an errors-file record: source, line, error."""
+    return {"source": str(err.source), "line": err.line, "error": str(err.message)}
+
+
+def chunks(units: Iterable[Unit], size: int) -> Iterator[list[Unit]]:
+    """Group units into lists holding at least `size` sentence rows (except the last).
+
+    Units are never split, so an article's sentences always land in the same chunk.
+    """
+    chunk: list[Unit] = []
+    rows = 0
+    for unit in units:
+        chunk.append(unit)
+        rows += len(unit.rows)
+        if rows >= size:
+            yield chunk
+            chunk, rows = [], 0
+    if chunk:
+        yield chunk
+
+
+def skip_done(units: Iterator[Unit], run: PartialRun) -> Iterator[Unit]:
+    """Drop the units an interrupted run already committed, checking the inputs did not change.
+
+    Raises ResumeError when the unit at the resume point is not the one the interrupted run
+    ended with, or when the input has fewer units than were already done.
+    """
+    for i in range(run.units_done):
+        unit = next(units, None)
+        if unit is None:
+            raise ResumeError(f"the input has only {i} items but the interrupted run already did {run.units_done}; rerun without --resume")
+        if i == run.units_done - 1 and unit.key != run.last_unit:
+            raise ResumeError(
+                f"the input changed since the interrupted run: item {i + 1} is {unit.key!r}, "
+                f"expected {run.last_unit!r}; rerun without --resume"
+            )
+    yield from units
+
+
+def score_chunk(chunk: Sequence[Unit], scorer: Scorer, schema: pa.Schema) -> pa.Table:
+    """Score every sentence row of a chunk in one `predict_proba` call; returns the output rows."""
+    rows = [row for unit in chunk for row in unit.rows]
+    tags = list(scorer.tags)
+    probs = scorer.predict_proba([r["text"] for r in rows])
+    scored = output_frame(tags, scorer.thresholds, probs)
+    columns = {
+        "article_id": [r["article_id"] for r in rows],
+        "sentence_id": [r["sentence_id"] for r in rows],
+        "index": [r["index"] for r in rows],
+        "text": [r["text"] for r in rows],
+        "labels": scored["labels"].tolist(),
+    }
+    for tag in tags:
+        columns[tag] = scored[tag].to_numpy(dtype=float)
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+def check_outputs(out: Path, summary: Path | None, errors: Path | None) -> None:
+    """Fail before any work when an output path has an unsupported extension or collides."""
+    output_format(out)
+    if summary is not None:
+        output_format(summary)
+    paths = [p.resolve() for p in (out, summary, errors) if p is not None]
+    if len(set(paths)) != len(paths):
+        raise ValueError("--out, --summary and --errors must be different files")
+
+
+def predict(units: Iterator[Unit], scorer: Scorer, model_id: str, mode: str, out: Path, *,
+            summary: Path | None = None, errors_file: Path | None = None, resume: bool = False,
+            batch_size: int = 1024, top_n: int = 3, progress: ProgressFn | None = None) -> PredictReport:
+    """Score `units` with `scorer` and write `out` (and `summary`, `errors_file`) atomically.
+
+    `mode` is 'articles' or 'sentences'; `model_id` identifies the model in the resume
+    check. With `resume`, continues the partial output an interrupted run left beside
+    `out`. Raises ResumeError (before scoring anything) when that output was made with other
+    tags, another model or mode, or from other inputs; ValueError on bad output paths.
+    Input errors do not raise: they are counted, listed in the report and written to
+    `errors_file`.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    out = Path(out)
+    check_outputs(out, summary, errors_file)
+    tags = list(scorer.tags)
+    schema = row_schema(tags)
+    run, resumed = open_partial(out, {"tags": tags, "model": model_id, "mode": mode}, resume)
+    report = PredictReport(out, summary, errors_file, sentences=run.rows_done, resumed_sentences=run.rows_done,
+                           error_count=run.errors_done)
+    if resumed and progress is not None:
+        progress(run.units_done, run.rows_done)
+    started = time.perf_counter()
+    for chunk in chunks(skip_done(units, run), batch_size):
+        errors = [u.error for u in chunk if u.error is not None]
+        run.commit(score_chunk(chunk, scorer, schema), errors, len(chunk), chunk[-1].key,
+                   articles=sum(u.is_article for u in chunk))
+        n_rows = sum(len(u.rows) for u in chunk)
+        report.sentences += n_rows
+        report.error_count += len(errors)
+        if progress is not None:
+            progress(len(chunk), n_rows)
+    report.seconds = time.perf_counter() - started
+    _finish(run, report, schema, tags, whole_articles=(mode == "articles"), top_n=top_n)
+    return report
+
+
+def _finish(run: PartialRun, report: PredictReport, schema: pa.Schema, tags: list[str], whole_articles: bool, top_n: int) -> None:
+    write_table_stream(run.iter_tables(), report.output, schema)
+    if report.summary is not None:
+        summarized = write_table_stream(summarize(run.iter_tables(), tags, whole_articles, top_n), report.summary, summary_schema(tags))
+    report.articles = run.articles_done if whole_articles else (summarized if report.summary else _distinct_articles(run))
+    report.errors = [str(RecordError(e["source"], e["line"], e["error"])) for e in _first(run.iter_errors(), 10)]
+    if report.errors_file is not None and (run.errors_done or report.errors_file.exists()):
+        write_errors(run.iter_errors(), report.errors_file)
+    run.discard()
+
+
+def _distinct_articles(run: PartialRun) -> int:
+    # sentence records may interleave articles, so count ids (one small string each)
+    seen: set[str] = set()
+    for table in run.iter_tables():
+        seen.update(table.column("article_id").drop_null().unique().to_pylist())
+    return len(seen)
+
+
+def _first(items: Iterable[Any], n: int) -> Iterator[Any]:
+    for i, item in enumerate(items):
+        if i >= n:
+            return
+        yield item

@@ -1,0 +1,389 @@
+"""Streaming, resumable output for `stance predict`.
+
+While a run is going, each scored chunk is committed as its own Parquet part in a
+*partial directory* beside the target (`.<name>.partial/`), together with the chunk's
+input errors and a manifest saying how many input units are done. An interrupted run
+therefore loses at most the chunk in flight, and `--resume` continues after the last
+committed part without rescoring or duplicating anything. When every input is done the
+parts are streamed into the target (JSONL, CSV or Parquet by extension) through a
+temporary file that is renamed over it, so the target is never half-written.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from labeling.io import atomic_open, atomic_path
+
+FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+ID_COLUMNS = ["article_id", "sentence_id", "index", "text", "labels"]
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+# CSV has no list type; ';' never occurs in a tag name (labeling.schema), so it is unambiguous.
+CSV_LIST_SEP = ";"
+
+
+class ResumeError(ValueError):
+    """The partial output cannot be continued with this model or these inputs."""
+
+
+def output_format(path: Path | str) -> str:
+    """The format of an output path from its extension: 'jsonl', 'csv' or 'parquet'.
+
+    Raises ValueError naming the path when the extension is not one of those.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"{path}: unsupported output extension {suffix or '(none)'!r}; use {', '.join(FORMATS)}")
+    return FORMATS[suffix]
+
+
+def row_schema(tags: Sequence[str]) -> pa.Schema:
+    """Arrow schema of the per-sentence output: id columns, then one float column per tag."""
+    fields = [
+        pa.field("article_id", pa.string()),
+        pa.field("sentence_id", pa.string()),
+        pa.field("index", pa.int64()),
+        pa.field("text", pa.string()),
+        pa.field("labels", pa.list_(pa.string())),
+    ]
+    return pa.schema(fields + [pa.field(t, pa.float64()) for t in tags])
+
+
+def partial_dir(target: Path | str) -> Path:
+    """Where the partial output of `target` is kept while a run is in progress."""
+    target = Path(target)
+    return target.parent / f".{target.name}.partial"
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    with atomic_open(path) as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=1)
+
+
+@dataclass
+class PartialRun:
+    """The committed state of one (possibly interrupted) run; see the module docstring.
+
+    `units_done` counts input units (articles, read errors, or sentence records) already
+    handled; `last_unit` is the key of the last one, used to check that a resumed run sees
+    the same inputs in the same order.
+    """
+
+    directory: Path
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def units_done(self) -> int:
+        return int(self.manifest["units_done"])
+
+    @property
+    def rows_done(self) -> int:
+        return int(self.manifest["rows_done"])
+
+    @property
+    def errors_done(self) -> int:
+        return int(self.manifest["errors_done"])
+
+    @property
+    def last_unit(self) -> str | None:
+        return self.manifest["last_unit"]
+
+    @property
+    def parts(self) -> int:
+        return int(self.manifest["parts"])
+
+    def _part(self, i: int, suffix: str) -> Path:
+        return self.directory / f"part-{i:06d}{suffix}"
+
+    @property
+    def articles_done(self) -> int:
+        return int(self.manifest["articles_done"])
+
+    def commit(self, table: pa.Table, errors: Sequence[dict], units: int, last_unit: str | None, articles: int = 0) -> None:
+        """Commit one chunk: its scored rows, its input errors, the units and articles it consumed.
+
+        The part files are written atomically before the manifest, so a crash in between
+        leaves an orphan part that the manifest does not count and the next run overwrites.
+        """
+        i = self.parts
+        with atomic_path(self._part(i, ".parquet"), suffix=".tmp") as tmp:
+            pq.write_table(table, tmp)
+        if errors:
+            with atomic_open(self._part(i, ".errors.jsonl")) as fh:
+                for err in errors:
+                    fh.write(json.dumps(err, ensure_ascii=False) + "\n")
+        manifest = dict(self.manifest)
+        manifest.update(
+            parts=i + 1,
+            units_done=self.units_done + units,
+            rows_done=self.rows_done + table.num_rows,
+            errors_done=self.errors_done + len(errors),
+            articles_done=self.articles_done + articles,
+            last_unit=last_unit if units else self.last_unit,
+        )
+        _write_json_atomic(self.directory / MANIFEST, manifest)
+        self.manifest = manifest
+
+    def iter_tables(self) -> Iterator[pa.Table]:
+        """The committed parts in order, one Arrow table each."""
+        for i in range(self.parts):
+            yield pq.read_table(self._part(i, ".parquet"))
+
+    def iter_errors(self) -> Iterator[dict]:
+        """The committed input errors in order."""
+        for i in range(self.parts):
+            path = self._part(i, ".errors.jsonl")
+            if path.exists():
+                with open(path, encoding="utf-8") as fh:
+                    for line in fh:
+                        yield json.loads(line)
+
+    def discard(self) -> None:
+        """Remove the partial directory (after a successful finish)."""
+        shutil.rmtree(self.directory, ignore_errors=False)
+
+
+def open_partial(target: Path | str, identity: dict[str, Any], resume: bool) -> tuple[PartialRun, bool]:
+    """Open the partial output of `target`; returns (run, resumed).
+
+    `identity` holds what must not change between an interrupted run and its resumption:
+    `tags` (the model's tags, schema order), `model` (its URI and version) and `mode`
+    ('articles' or 'sentences'). With `resume` and an existing partial output whose
+    identity differs, raises ResumeError naming the difference; without `resume` any
+    old partial output is discarded and the run starts from scratch.
+    """
+    directory = partial_dir(target)
+    manifest_path = directory / MANIFEST
+    if resume and manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        _check_identity(target, manifest, identity)
+        return PartialRun(directory, manifest), True
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    manifest = {
+        "version": MANIFEST_VERSION,
+        **identity,
+        "parts": 0,
+        "units_done": 0,
+        "rows_done": 0,
+        "errors_done": 0,
+        "articles_done": 0,
+        "last_unit": None,
+    }
+    _write_json_atomic(manifest_path, manifest)
+    return PartialRun(directory, manifest), False
+
+
+def _check_identity(target: Path | str, manifest: dict, identity: dict) -> None:
+    if manifest.get("version") != MANIFEST_VERSION:
+        raise ResumeError(f"{target}: the partial output has format version {manifest.get('version')!r}; rerun without --resume")
+    if list(manifest.get("tags", [])) != list(identity["tags"]):
+        raise ResumeError(
+            f"{target}: the output being resumed has tags {manifest.get('tags')} but the model has "
+            f"{list(identity['tags'])}; use the same model or rerun without --resume"
+        )
+    for key, what in (("model", "model"), ("mode", "input mode")):
+        if manifest.get(key) != identity[key]:
+            raise ResumeError(
+                f"{target}: the output being resumed was made with {what} {manifest.get(key)!r}, "
+                f"not {identity[key]!r}; use the same one or rerun without --resume"
+            )
+
+
+def write_table_stream(tables: Iterable[pa.Table], target: Path | str, schema: pa.Schema) -> int:
+    """Stream Arrow tables into `target` (format by extension) atomically; returns rows written.
+
+    JSONL: one object per row. CSV: a header, list columns joined with ';'. Parquet: one
+    file, one row group per table. On any error the target is left untouched.
+    """
+    fmt = output_format(target)
+    rows = 0
+    if fmt == "parquet":
+        with atomic_path(target, suffix=".tmp") as tmp:
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for table in tables:
+                    writer.write_table(table.cast(schema))
+                    rows += table.num_rows
+        return rows
+    with atomic_open(target) as fh:
+        writer = csv.writer(fh, lineterminator="\n") if fmt == "csv" else None
+        if writer is not None:
+            writer.writerow(schema.names)
+        for table in tables:
+            for record in table.cast(schema).to_pylist():
+                if writer is None:
+                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                else:
+                    writer.writerow(_csv_cells(record))
+            rows += table.num_rows
+    return rows
+
+
+def _csv_cells(record: dict[str, Any]) -> list[Any]:
+    cells = []
+    for value in record.values():
+        if isinstance(value, list):
+            value = CSV_LIST_SEP.join(str(v) for v in value)
+        cells.append("" if value is None else value)
+    return cells
+
+
+def write_errors(errors: Iterable[dict], target: Path | str) -> int:
+    """Write error records as JSONL atomically; returns how many were written."""
+    n = 0
+    with atomic_open(target) as fh:
+        for err in errors:
+            fh.write(json.dumps(err, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+
+# ---------------------------------------------------------------- sentence-record input
+
+RECORD_SUFFIXES = (".jsonl", ".csv", ".parquet")
+
+
+@dataclass
+class Record:
+    """One input record (a sentence) and where it came from (`line` is 1-based)."""
+
+    source: str
+    line: int
+    data: dict[str, Any]
+
+
+@dataclass
+class RecordError:
+    """An input that could not be read, with its file and, where known, line."""
+
+    source: str
+    line: int | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "line": self.line, "error": self.message}
+
+    def __str__(self) -> str:
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+def expand_record_inputs(inputs: Sequence[Path | str]) -> list[Path]:
+    """Files to read: each file as given, each folder's JSONL/CSV/Parquet files in sorted order."""
+    files: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            files += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in RECORD_SUFFIXES)
+        else:
+            files.append(item)
+    return files
+
+
+def iter_records(inputs: Sequence[Path | str]) -> Iterator[Record | RecordError]:
+    """Stream records from JSONL, CSV or Parquet files (or folders of them).
+
+    Never raises for bad input: a missing or unreadable file, an unknown extension, a
+    malformed or non-UTF-8 line becomes a RecordError naming the file (and line), and
+    reading goes on with the next line or file.
+    """
+    for path in expand_record_inputs(inputs):
+        suffix = path.suffix.lower()
+        if not path.exists():
+            yield RecordError(str(path), None, "no such file")
+        elif suffix not in RECORD_SUFFIXES:
+            yield RecordError(str(path), None, f"unsupported extension {suffix!r}; use {', '.join(RECORD_SUFFIXES)}")
+        else:
+            reader = {".jsonl": _jsonl_records, ".csv": _csv_records, ".parquet": _parquet_records}[suffix]
+            try:
+                yield from reader(path)
+            except OSError as exc:
+                yield RecordError(str(path), None, f"cannot read: {exc.strerror or exc}")
+
+
+def _jsonl_records(path: Path) -> Iterator[Record | RecordError]:
+    # Binary lines, decoded one at a time: a non-UTF-8 line costs that line, not the file.
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                yield RecordError(str(path), lineno, f"not valid UTF-8 (byte {exc.start})")
+                continue
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield RecordError(str(path), lineno, f"malformed JSON: {exc.msg}")
+                continue
+            if not isinstance(data, dict):
+                yield RecordError(str(path), lineno, f"expected a JSON object, got {type(data).__name__}")
+                continue
+            yield Record(str(path), lineno, data)
+
+
+def _csv_records(path: Path) -> Iterator[Record | RecordError]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        try:
+            for data in reader:
+                yield Record(str(path), reader.line_num, data)
+        except UnicodeDecodeError as exc:
+            # The text layer cannot resync after a bad byte, so the rest of this file is lost.
+            yield RecordError(str(path), reader.line_num + 1, f"not valid UTF-8 (byte {exc.start} of a block); rest of file skipped")
+        except csv.Error as exc:
+            yield RecordError(str(path), reader.line_num, f"malformed CSV: {exc}; rest of file skipped")
+
+
+def _parquet_records(path: Path) -> Iterator[Record | RecordError]:
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        yield RecordError(str(path), None, f"not a readable Parquet file: {exc}")
+        return
+    row = 0
+    try:
+        for batch in parquet.iter_batches(batch_size=4096):
+            for data in batch.to_pylist():
+                row += 1
+                yield Record(str(path), row, data)
+    except (pa.ArrowException, OSError) as exc:
+        yield RecordError(str(path), row + 1, f"corrupt Parquet data: {exc}; rest of file skipped")
+
+
+def estimate_units(inputs: Sequence[Path | str], table_suffixes: Sequence[str] = RECORD_SUFFIXES) -> int:
+    """A cheap estimate of the input units, for the progress bar's ETA.
+
+    Table files count their rows (JSONL lines, CSV lines less the header, Parquet metadata),
+    any other file counts one. Unreadable files count one: the run reports them properly.
+    """
+    total = 0
+    for item in map(Path, inputs):
+        files = sorted(p for p in item.rglob("*") if p.is_file()) if item.is_dir() else [item]
+        for path in files:
+            total += _estimate_file(path, table_suffixes)
+    return total
+
+
+def _estimate_file(path: Path, table_suffixes: Sequence[str]) -> int:
+    suffix = path.suffix.lower()
+    try:
+        if suffix not in table_suffixes:
+            return 1
+        if suffix == ".parquet":
+            return pq.ParquetFile(path).metadata.num_rows
+        with open(path, "rb") as fh:
+            lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
+        return max(lines - (1 if suffix == ".csv" else 0), 1)
+    except (OSError, pa.ArrowException):
+        return 1
