@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from labeling import boilerplate as bp
+from labeling.config import StrictModel
 
 _HEADER = re.compile(r"^(date|url|title|source|id|author)\s*:?\s+(\S.*)$", re.IGNORECASE)
 _ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
@@ -28,8 +29,7 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), Non
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 
 
-@dataclass
-class CleanOptions:
+class CleanOptions(StrictModel):
     """Thresholds for the context rules (see configs/ingest.yaml)."""
 
     max_menu_words: int = 12

@@ -52,13 +52,15 @@ class LanguageTagger:
         lang, _prob = self._model().classify(text)
         return lang
 
-    def tag(self, texts: list[str]) -> list[str]:
+    def tag(self, texts: list[str], inherit: list[bool] | None = None) -> list[str]:
         """Codes for one article's sentences.
 
-        Short fragments (datelines, "Moscow-Sana") fool any detector, so texts of fewer
-        than three words take the article's most common language; "und" when unknown.
+        Short fragments and datelines ("Moscow-Sana", marked in `inherit`) fool any
+        detector, so they, and texts of fewer than three words, take the article's most
+        common language; "und" when nothing can be told.
         """
-        raw = [self.detect(t) if len(t.split()) >= 3 else None for t in texts]
+        inherit = inherit or [False] * len(texts)
+        raw = [self.detect(t) if len(t.split()) >= 3 and not skip else None for t, skip in zip(texts, inherit)]
         known = [x for x in raw if x]
         majority = max(set(known), key=known.count) if known else None
         fallback = majority or next((self.detect(t) for t in texts if self.detect(t)), None) or "und"

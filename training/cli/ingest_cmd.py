@@ -1,8 +1,121 @@
-"""`stance` commands for ingest (filled in by its issue)."""
+"""`stance ingest`: articles in, sentence records out (see labeling.ingest)."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Optional
+
 import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from labeling.config import ConfigError, load_config
+from labeling.ingest import DEFAULT_CONFIG, IngestOptions, IngestSummary, run_ingest
+from labeling.io import atomic_open
+
+
+def _options(config: Path, flags: dict, read_flags: dict) -> IngestOptions:
+    options = load_config(IngestOptions, config)
+    for key, value in flags.items():
+        if value is not None:
+            setattr(options, key, value)
+    read = options.read.model_copy(update={k: v for k, v in read_flags.items() if v is not None})
+    options.read = type(options.read).model_validate(read.model_dump())
+    return options
+
+
+def _summary_table(summary: IngestSummary, out: Path, show_dropped: bool) -> Table:
+    table = Table(title=f"stance ingest -> {out}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    mb = summary.bytes_in / 1e6
+    table.add_row("files", str(len(summary.files)))
+    table.add_row("articles", f"{summary.articles} ({summary.empty_articles} with no sentence kept), {mb:.2f} MB of text")
+    kinds = ", ".join(f"{k} {n}" for k, n in summary.kinds.most_common())
+    table.add_row("sentences", f"{summary.sentences} ({kinds}); {summary.for_labeling} for labeling")
+    table.add_row("languages", ", ".join(f"{k} {n}" for k, n in summary.languages.most_common(8)) or "-")
+    dropped = ", ".join(f"{k} {n}" for k, n in summary.dropped.most_common())
+    table.add_row("dropped lines", f"{sum(summary.dropped.values())}: {dropped}" if dropped else "0")
+    g = summary.groups
+    table.add_row("duplicate groups", f"{g.multi_groups} groups of near-duplicates covering {g.grouped_sentences} sentences")
+    for row in g.largest[:5]:
+        example = (row["example"] or "")[:90]
+        table.add_row("", f"[cyan]{row['group_id']}[/] x{row['size']} in {row['articles']} articles: {example}")
+    table.add_row("skipped", f"[red]{len(summary.skipped)}[/]" if summary.skipped else "0")
+    for err in summary.skipped[:10]:
+        table.add_row("", f"[red]{err}[/]")
+    if len(summary.skipped) > 10:
+        table.add_row("", f"... and {len(summary.skipped) - 10} more (see --errors FILE)")
+    if not show_dropped and summary.dropped:
+        table.add_row("", "[dim]--show-dropped lists the dropped lines[/]")
+    return table
+
+
+def _print_dropped(console: Console, summary: IngestSummary) -> None:
+    table = Table(title="dropped lines", title_justify="left")
+    for name in ("file", "reason", "line"):
+        table.add_column(name, overflow="fold")
+    for where, reason, line in summary.dropped_lines:
+        table.add_row(Path(where).name, reason, line[:120])
+    console.print(table)
+
+
+def ingest(
+    inputs: list[str] = typer.Argument(..., help="Files, directories or glob patterns: .txt, .html, .jsonl, .csv, .parquet."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file of sentence records (written atomically)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="jsonl or parquet (default from the config: jsonl)."),
+    text_col: Optional[str] = typer.Option(None, "--text-col", help="Column/field holding the article text."),
+    id_col: Optional[str] = typer.Option(None, "--id-col", help="Column/field holding the article id (else derived from the text)."),
+    title_col: Optional[str] = typer.Option(None, "--title-col", help="Column/field holding the title."),
+    source_col: Optional[str] = typer.Option(None, "--source-col", help="Column/field holding the outlet name."),
+    url_col: Optional[str] = typer.Option(None, "--url-col", help="Column/field holding the URL."),
+    date_col: Optional[str] = typer.Option(None, "--date-col", help="Column/field holding the date."),
+    languages: Optional[str] = typer.Option(None, "--languages", help="Comma-separated ISO 639-1 codes sent to labeling (default en)."),
+    show_dropped: bool = typer.Option(False, "--show-dropped", help="List every dropped boilerplate line with its reason."),
+    allow_skips: bool = typer.Option(False, "--allow-skips", help="Exit 0 even when some inputs were skipped."),
+    errors: Optional[Path] = typer.Option(None, "--errors", help="Write skipped inputs as JSON lines (path, line, message) here."),
+    config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="YAML config overriding the defaults."),
+) -> None:
+    """Read articles, drop boilerplate, split and language-tag sentences, group near-duplicates.
+
+    Exits 1 when any input, line or record was skipped (unless --allow-skips), 2 on bad options.
+    """
+    console = Console()
+    flags = {"format": fmt, "languages": [x.strip() for x in languages.split(",") if x.strip()] if languages else None}
+    read_flags = {"text_col": text_col, "id_col": id_col, "title_col": title_col, "source_col": source_col,
+                  "url_col": url_col, "date_col": date_col}
+    try:
+        options = _options(config, flags, read_flags)
+    except (ConfigError, ValueError) as exc:
+        console.print(f"[red]error: {exc}[/]")
+        raise typer.Exit(2) from None
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("ingesting", total=None)
+        counts = [0, 0]
+
+        def advance(articles: int, sentences: int) -> None:
+            counts[0] += articles
+            counts[1] += sentences
+            bar.update(task, description=f"ingesting: {counts[0]} articles, {counts[1]} sentences")
+
+        try:
+            summary = run_ingest(inputs, out, options, progress=advance)
+        except OSError as exc:
+            console.print(f"[red]error: cannot write {out}: {exc.strerror or exc}[/]")
+            raise typer.Exit(2) from None
+    if errors is not None:
+        with atomic_open(errors) as fh:
+            for err in summary.skipped:
+                fh.write(json.dumps({"path": err.path, "line": err.line, "message": err.message}) + "\n")
+    if show_dropped:
+        _print_dropped(console, summary)
+    console.print(_summary_table(summary, out, show_dropped))
+    if summary.skipped and not allow_skips:
+        console.print(f"[red]{len(summary.skipped)} input(s) skipped; exit 1 (use --allow-skips to accept)[/]")
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the top-level app."""
+    """Add `stance ingest` to the top-level app."""
+    app.command("ingest", help="Articles -> clean, language-tagged, de-duplicated sentence records.")(ingest)

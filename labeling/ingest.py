@@ -1,0 +1,222 @@
+"""Ingestion: articles in, traceable, language-tagged, de-duplicated sentence records out.
+
+`article_sentences` turns one article into sentence records (the predictor reuses it);
+`run_ingest` streams many inputs, spools records to a temporary file beside the output
+while the near-duplicate index grows, then writes the output atomically with group ids.
+Memory holds the index (a fixed-size row per sentence), never the records.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Literal
+
+from pydantic import PrivateAttr
+
+from labeling.clean import CleanOptions, CleanResult, clean_article
+from labeling.config import CONFIG_DIR, StrictModel
+from labeling.dedup import GroupIndex, GroupOptions, GroupReport
+from labeling.io import atomic_open, atomic_path
+from labeling.language import LanguageTagger
+from labeling.readers import Article, ReadError, ReadOptions, iter_articles
+from labeling.sentences import split_lines
+
+DEFAULT_CONFIG = CONFIG_DIR / "ingest.yaml"
+RECORD_FIELDS = ["sentence_id", "article_id", "index", "text", "start", "end", "prev_text", "next_text", "kind",
+                 "lang", "for_labeling", "group_id", "title", "source", "url", "date", "source_path"]
+# Dropped lines kept for --show-dropped; counts are always complete.
+MAX_DROPPED_SHOWN = 5000
+
+
+class IngestOptions(StrictModel):
+    """Configuration of `stance ingest` (defaults here, overrides in configs/ingest.yaml)."""
+
+    languages: list[str] = ["en"]
+    format: Literal["jsonl", "parquet"] = "jsonl"
+    read: ReadOptions = ReadOptions()
+    clean: CleanOptions = CleanOptions()
+    groups: GroupOptions = GroupOptions()
+    _tagger: LanguageTagger | None = PrivateAttr(default=None)
+
+    def tagger(self) -> LanguageTagger:
+        """The language tagger, created once per options object (its model loads lazily)."""
+        if self._tagger is None:
+            self._tagger = LanguageTagger()
+        return self._tagger
+
+
+def _hex(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def process_article(article: Article, options: IngestOptions) -> tuple[list[dict], CleanResult]:
+    """Clean, split and language-tag one article; returns (records without group ids, cleaning result)."""
+    cleaned = clean_article(article.text, title=article.title, options=options.clean)
+    spans = split_lines(cleaned.text, cleaned.lines)
+    texts = [cleaned.text[s.start:s.end] for s in spans]
+    langs = options.tagger().tag(texts, [s.kind == "dateline" for s in spans])
+    article_id = article.article_id or "a-" + _hex(cleaned.text)
+    header = cleaned.header
+    provenance = {
+        "title": article.title or header.get("title") or cleaned.headline,
+        "source": article.source or header.get("source"),
+        "url": article.url or header.get("url"),
+        "date": article.date or header.get("date"),
+        "source_path": article.source_path,
+    }
+    records = []
+    for i, (span, text, lang) in enumerate(zip(spans, texts, langs)):
+        records.append({
+            "sentence_id": "s-" + _hex(f"{article_id}\x1f{i}\x1f{text}"),
+            "article_id": article_id,
+            "index": i,
+            "text": text,
+            "start": span.start,
+            "end": span.end,
+            "prev_text": texts[i - 1] if i > 0 else None,
+            "next_text": texts[i + 1] if i + 1 < len(texts) else None,
+            "kind": span.kind,
+            "lang": lang,
+            # Datelines are provenance, not statements: never sent to annotators.
+            "for_labeling": lang in options.languages and span.kind != "dateline",
+            "group_id": None,
+            **provenance,
+        })
+    return records, cleaned
+
+
+def article_sentences(article: Article, options: IngestOptions) -> list[dict]:
+    """Sentence records of one article (see docs/architecture.md), `group_id` left None.
+
+    Inputs: an Article from iter_articles (or built by the caller) and the options.
+    Output: records in text order with offsets into the cleaned article text.
+    """
+    return process_article(article, options)[0]
+
+
+@dataclass
+class IngestSummary:
+    """What one ingestion run did, for the CLI summary and tests."""
+
+    files: set[str] = field(default_factory=set)
+    articles: int = 0
+    empty_articles: int = 0
+    sentences: int = 0
+    for_labeling: int = 0
+    bytes_in: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    dropped_lines: list[tuple[str, str, str]] = field(default_factory=list)  # path, reason, line
+    languages: Counter = field(default_factory=Counter)
+    kinds: Counter = field(default_factory=Counter)
+    skipped: list[ReadError] = field(default_factory=list)
+    groups: GroupReport = field(default_factory=GroupReport)
+
+
+def _account(summary: IngestSummary, article: Article, records: list[dict], cleaned: CleanResult) -> None:
+    summary.files.add(article.source_path)
+    summary.articles += 1
+    summary.bytes_in += len(article.text.encode("utf-8"))
+    summary.empty_articles += not records
+    summary.sentences += len(records)
+    summary.dropped.update(cleaned.dropped)
+    room = MAX_DROPPED_SHOWN - len(summary.dropped_lines)
+    where = article.source_path + (f":{article.line}" if article.line is not None else "")
+    summary.dropped_lines.extend((where, r, line) for r, line in cleaned.dropped_lines[:max(room, 0)])
+    for rec in records:
+        summary.languages[rec["lang"]] += 1
+        summary.kinds[rec["kind"]] += 1
+        summary.for_labeling += rec["for_labeling"]
+
+
+def _spool(inputs: list[str], options: IngestOptions, spool, index: GroupIndex, summary: IngestSummary,
+           progress: Callable[[int, int], None] | None) -> None:
+    seen_ids: dict[str, str] = {}
+    for item in iter_articles(inputs, options.read):
+        if isinstance(item, ReadError):
+            summary.skipped.append(item)
+            continue
+        records, cleaned = process_article(item, options)
+        aid = records[0]["article_id"] if records else None
+        where = item.source_path + (f":{item.line}" if item.line is not None else "")
+        if aid is not None and aid in seen_ids:
+            summary.skipped.append(ReadError(item.source_path, item.line, f"duplicate article {aid} (first read from {seen_ids[aid]})"))
+            continue
+        if aid is not None:
+            seen_ids[aid] = where
+        _account(summary, item, records, cleaned)
+        article_no = summary.articles
+        for rec in records:
+            index.add(rec["sentence_id"], rec["text"], article_no)
+            spool.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        if progress:
+            progress(1, len(records))
+
+
+def _read_spool(path: Path, group_ids: list[str], examples: dict[str, dict]) -> Iterator[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        for line, gid in zip(fh, group_ids):
+            rec = json.loads(line)
+            rec["group_id"] = gid
+            if gid in examples and examples[gid]["example"] is None:
+                examples[gid]["example"] = rec["text"]
+            yield rec
+
+
+def _write_parquet(target: Path, rows: Iterator[dict[str, Any]], batch: int = 5000) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types = {"index": pa.int64(), "start": pa.int64(), "end": pa.int64(), "for_labeling": pa.bool_()}
+    schema = pa.schema([(name, types.get(name, pa.string())) for name in RECORD_FIELDS])
+    with atomic_path(target, suffix=".parquet") as tmp:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            chunk: list[dict[str, Any]] = []
+            for row in rows:
+                chunk.append(row)
+                if len(chunk) >= batch:
+                    writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+                    chunk = []
+            if chunk:
+                writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+
+
+def _write_jsonl(target: Path, rows: Iterator[dict[str, Any]]) -> None:
+    with atomic_open(target) as fh:
+        for row in rows:
+            fh.write(json.dumps({k: row[k] for k in RECORD_FIELDS}, ensure_ascii=False) + "\n")
+
+
+def run_ingest(inputs: list[str], out: Path | str, options: IngestOptions,
+               progress: Callable[[int, int], None] | None = None) -> IngestSummary:
+    """Ingest `inputs` (files, directories, globs) into sentence records at `out`.
+
+    Inputs: input paths, the output path (JSONL or Parquet per options.format), options,
+    and an optional progress callback called with (articles, sentences) increments.
+    Output: an IngestSummary; skipped inputs are listed in it, never raised. The output is
+    written atomically (a failed run leaves any previous file untouched) and is identical
+    on reruns over the same inputs.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    summary = IngestSummary()
+    index = GroupIndex(options.groups)
+    fd, spool_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".spool", dir=out.parent)
+    spool_path = Path(spool_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as spool:
+            _spool(inputs, options, spool, index, summary, progress)
+        group_ids, summary.groups = index.finish()
+        examples = {row["group_id"]: row for row in summary.groups.largest}
+        rows = _read_spool(spool_path, group_ids, examples)
+        if options.format == "parquet":
+            _write_parquet(out, rows)
+        else:
+            _write_jsonl(out, rows)
+    finally:
+        spool_path.unlink(missing_ok=True)
+    return summary
