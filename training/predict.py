@@ -117,30 +117,23 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def article_units(inputs: Sequence[Path | str], ingest_options: Any) -> Iterator[Unit]:
-    """Units for article input: everything `stance ingest` reads, cleaned and split the same way."""
-    from labeling.ingest import article_sentences, iter_articles
+    """Units for article input: everything `stance ingest` reads, cleaned and split the same way.
 
-    for item in iter_articles([Path(p) for p in inputs], ingest_options):
-        if _is_read_error(item):
-            error = read_error_dict(item)
-            yield Unit(key=f"{error['source']}:{error['line']}", error=error)
+    `ingest_options` is a labeling.ingest.IngestOptions (its `read` part names table columns).
+    """
+    from labeling.ingest import article_sentences
+    from labeling.readers import ReadError, iter_articles
+
+    for item in iter_articles([str(p) for p in inputs], ingest_options.read):
+        if isinstance(item, ReadError):
+            error = {"source": str(item.path), "line": item.line, "error": str(item.message)}
+            yield Unit(key=f"{item.path}:{item.line}", error=error)
             continue
         rows = [
             {"article_id": s["article_id"], "sentence_id": s["sentence_id"], "index": int(s["index"]), "text": s["text"]}
             for s in article_sentences(item, ingest_options)
         ]
-        yield Unit(key=str(item.article_id), rows=rows, is_article=True)
-
-
-def _is_read_error(item: Any) -> bool:
-    from labeling.ingest import ReadError
-
-    return isinstance(item, ReadError)
-
-
-def read_error_dict(err: Any) -> dict[str, Any]:
-    """An ingestion ReadError as an errors-file record: source, line, error."""
-    return {"source": str(err.source), "line": err.line, "error": str(err.message)}
+        yield Unit(key=f"{item.source_path}:{item.line}", rows=rows, is_article=True)
 
 
 def chunks(units: Iterable[Unit], size: int) -> Iterator[list[Unit]]:

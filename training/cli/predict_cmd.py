@@ -1,8 +1,139 @@
-"""`stance` commands for predict (filled in by its issue)."""
+"""`stance predict`: tag every sentence of new articles (or sentence records) with a model."""
 from __future__ import annotations
 
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from labeling.config import CONFIG_DIR, ConfigError, load_config
+from training.predict import PredictOptions, PredictReport, article_units, check_outputs, predict, sentence_units
+from training.predict_io import ResumeError, estimate_units
+
+
+class Engine(str, Enum):
+    local = "local"
+    spark = "spark"
+
+
+def _fail(console: Console, message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def model_identity(loaded: Any) -> str:
+    """What the resume check compares: registry name and version, else run id, else the URI."""
+    if getattr(loaded, "name", None) and getattr(loaded, "version", None):
+        return f"{loaded.name}/{loaded.version}"
+    if getattr(loaded, "run_id", None):
+        return f"run {loaded.run_id}"
+    return str(loaded.uri)
+
+
+def _ingest_options(text_col: Optional[str], id_col: Optional[str], title_col: Optional[str], languages: Optional[str]) -> Any:
+    """The options of `stance ingest` (configs/ingest.yaml), so articles are split the same way."""
+    from labeling.ingest import DEFAULT_CONFIG, IngestOptions
+    from labeling.readers import ReadOptions
+
+    options = load_config(IngestOptions, DEFAULT_CONFIG, {"languages": languages.split(",") if languages else None})
+    columns = {k: v for k, v in {"text_col": text_col, "id_col": id_col, "title_col": title_col}.items() if v is not None}
+    if columns:
+        options.read = load_config(ReadOptions, None, {**options.read.model_dump(), **columns})
+    return options
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]scoring[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("items"),
+        TextColumn("{task.fields[sentences]} sentences"), TimeElapsedColumn(), TextColumn("ETA"),
+        TimeRemainingColumn(), console=console, transient=False,
+    )
+
+
+def _print_report(console: Console, report: PredictReport) -> None:
+    table = Table(title="stance predict", show_header=False, title_justify="left")
+    table.add_row("output", str(report.output))
+    if report.summary is not None:
+        table.add_row("summary", str(report.summary))
+    if report.resumed_sentences:
+        table.add_row("resumed after", f"{report.resumed_sentences} sentences already scored")
+    table.add_row("inputs failed", f"[red]{report.error_count}[/]" if report.error_count else "0")
+    if report.error_count and report.errors_file is not None:
+        table.add_row("errors file", str(report.errors_file))
+    console.print(table)
+    for line in report.errors:
+        console.print(f"  [red]{line}[/]", highlight=False)
+    if report.error_count > len(report.errors):
+        console.print(f"  [red]... and {report.error_count - len(report.errors)} more[/]")
+    console.print(f"articles: {report.articles}  sentences: {report.sentences}  "
+                  f"sentences/s: {report.sentences_per_second:,.0f}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
+
+    @app.command("predict")
+    def predict_command(
+        inputs: list[Path] = typer.Argument(..., help="Article files or folders (anything `stance ingest` reads), or sentence records with --sentences."),
+        model: str = typer.Option(..., "--model", "-m", help="models:/NAME@alias, models:/NAME/VERSION, runs:/RUN/PATH, or a local model directory."),
+        out: Path = typer.Option(..., "--out", "-o", help="Per-sentence output: .jsonl, .csv or .parquet (a folder of Parquet parts with --engine spark)."),
+        sentences: bool = typer.Option(False, "--sentences", help="Inputs are sentence records (id, text) in JSONL, CSV or Parquet, not articles."),
+        summary: Optional[Path] = typer.Option(None, "--summary", help="Per-article summary (.jsonl, .csv or .parquet): counts and shares per tag, dominant stance, top sentences."),
+        resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from the partial output kept beside --out."),
+        errors: Optional[Path] = typer.Option(None, "--errors", help="JSONL file for inputs that failed [default: OUT.errors.jsonl]."),
+        batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Sentences scored per call and committed per part [default 1024]."),
+        engine: Engine = typer.Option(Engine.local, "--engine", help="local: this process; spark: mlflow.pyfunc.spark_udf over Parquet."),
+        master: str = typer.Option("local[*]", "--master", help="Spark master for --engine spark (ignored under spark-submit)."),
+        text_col: Optional[str] = typer.Option(None, "--text-col", help="Text column/field of table inputs."),
+        id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column/field of table inputs."),
+        title_col: Optional[str] = typer.Option(None, "--title-col", help="Title column/field of article tables."),
+        languages: Optional[str] = typer.Option(None, "--languages", help="Comma-separated ISO 639-1 codes, as for `stance ingest`."),
+        config: Path = typer.Option(CONFIG_DIR / "predict.yaml", "--config", help="YAML overriding the predictor defaults."),
+    ) -> None:
+        """Tag every sentence of INPUT... with the model's stance tags and write one row per sentence."""
+        console = Console(stderr=True)
+        errors_file = errors if errors is not None else out.with_name(out.name + ".errors.jsonl")
+        try:
+            options = load_config(PredictOptions, config, {"batch_size": batch_size, "text_col": text_col, "id_col": id_col})
+            if engine is Engine.local:
+                check_outputs(out, summary, errors_file)
+        except (ConfigError, ValueError) as exc:
+            raise _fail(console, str(exc))
+        if engine is Engine.spark:
+            from training.cli.predict_spark import run_spark_command
+
+            run_spark_command(console, inputs, model, out, sentences, summary, errors_file, resume, master, options)
+            return
+        loaded = _load(console, model)
+        try:
+            units = sentence_units(inputs, options) if sentences else article_units(inputs, _ingest_options(text_col, id_col, title_col, languages))
+            total = estimate_units(inputs)
+            with _progress(console) as bar:
+                task = bar.add_task("score", total=total, sentences=0)
+
+                def advance(n_units: int, n_rows: int) -> None:
+                    done = bar.tasks[0].fields["sentences"] + n_rows
+                    bar.update(task, advance=n_units, sentences=done)
+
+                report = predict(units, loaded.scorer, model_identity(loaded), "sentences" if sentences else "articles", out,
+                                 summary=summary, errors_file=errors_file, resume=resume, batch_size=options.batch_size,
+                                 top_n=options.top_n, progress=advance)
+                bar.update(task, completed=bar.tasks[0].completed, total=bar.tasks[0].completed)
+        except (ResumeError, ConfigError) as exc:
+            raise _fail(console, str(exc))
+        _print_report(console, report)
+        if report.error_count:
+            raise typer.Exit(1)
+
+
+def _load(console: Console, uri: str) -> Any:
+    from training.model_loading import load_model
+
+    try:
+        return load_model(uri)
+    except Exception as exc:  # noqa: BLE001 - any failure to resolve the URI is a user error, reported with its cause
+        raise _fail(console, f"cannot load model {uri!r}: {exc}")
