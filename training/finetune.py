@@ -1,0 +1,324 @@
+"""Fine-tune a transformer backbone for multi-label stance tagging.
+
+`train_transformer` fits a sequence-classification head (sigmoid/BCE) with the
+Hugging Face Trainer, evaluates every epoch, stops early on validation macro-F1
+keeping the best epoch, tunes per-tag thresholds on validation and writes a model
+directory (docs/architecture.md): meta.json, hf/ and model.int8.onnx.
+
+The Trainer is what makes the same code run under `torchrun` (docs/torchrun.md):
+it wraps the model in DistributedDataParallel and shards batches; only rank 0 writes.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from labeling.config import StrictModel
+from labeling.io import atomic_open
+from training.backbones import DEFAULT_BACKBONE, resolve_backbone
+from training.preprocess import PREPROCESS_VERSION, normalize_text
+from training.results import TrainResult
+from training.thresholds import apply_thresholds, tune_thresholds
+from training.transformer_scorer import HF_SUBDIR, ONNX_FILE, quiet_transformers
+
+EpochHook = Callable[[dict[str, Any]], None]
+
+
+class FinetuneConfig(StrictModel):
+    """Hyper-parameters of `stance train finetune` (defaults suit ~1-2k sentences on 2 CPU cores)."""
+
+    backbone: str = DEFAULT_BACKBONE
+    max_length: int = Field(80, ge=8, le=512)
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(16, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    learning_rate: float = Field(8e-5, gt=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    seed: int = 13
+    patience: int = Field(3, ge=0, description="epochs without validation macro-F1 gain before stopping; 0 = never")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    num_threads: int | None = Field(None, ge=1, description="torch CPU threads; default: torch's choice")
+    export_onnx: bool = True
+    progress: bool = True
+
+    @field_validator("backbone")
+    @classmethod
+    def _backbone_exists(cls, v: str) -> str:
+        # Resolve now so a wrong path fails at config time, before any data is read.
+        resolve_backbone(v)
+        return v
+
+
+def label_matrix(rows: Sequence[Sequence[str]], tags: Sequence[str], ids: Sequence[Any] | None = None) -> np.ndarray:
+    """(n, k) float32 multi-hot matrix; unknown tags raise ValueError naming the row id."""
+    index = {t: j for j, t in enumerate(tags)}
+    y = np.zeros((len(rows), len(tags)), dtype=np.float32)
+    for i, labels in enumerate(rows):
+        for tag in labels:
+            if tag not in index:
+                who = ids[i] if ids is not None else i
+                raise ValueError(f"row {who!r}: unknown tag {tag!r}; expected one of {', '.join(tags)}")
+            y[i, index[tag]] = 1.0
+    return y
+
+
+def macro_f1(y_true: np.ndarray, decided: np.ndarray) -> float:
+    """Unweighted mean over tags of F1 (a tag with no positives and no predictions scores 0)."""
+    y_true, decided = np.asarray(y_true).astype(bool), np.asarray(decided).astype(bool)
+    tp = (y_true & decided).sum(0).astype(float)
+    denom = 2 * tp + (~y_true & decided).sum(0) + (y_true & ~decided).sum(0)
+    return float(np.mean(np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)))
+
+
+def _probs_f1(y_true: np.ndarray, logits: np.ndarray) -> float:
+    # Scored with thresholds tuned on the same data: the decision rule the saved model uses.
+    probs = 1 / (1 + np.exp(-np.asarray(logits, dtype=np.float64)))
+    return macro_f1(y_true, apply_thresholds(probs, tune_thresholds(y_true, probs)))
+
+
+def _tokenize(split: Any, tags: Sequence[str], tokenizer: Any, max_length: int) -> Any:
+    from datasets import Dataset
+
+    for column in ("text", "labels"):
+        if column not in split.column_names:
+            raise ValueError(f"dataset split has no {column!r} column (has {', '.join(split.column_names)})")
+    ids = split["id"] if "id" in split.column_names else None
+    y = label_matrix(split["labels"], tags, ids)
+    enc = tokenizer([normalize_text(t) for t in split["text"]], truncation=True, max_length=max_length)
+    return Dataset.from_dict({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": y.tolist()})
+
+
+def _use_cpu(device: str) -> bool:
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but torch sees no CUDA device; use device 'cpu' or 'auto'")
+    return device == "cpu" or not torch.cuda.is_available()
+
+
+def _prepare_out_dir(out_dir: Path) -> Path:
+    """Refuse to overwrite a directory that is not a model directory; return the build dir."""
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "meta.json").exists():
+        raise FileExistsError(f"{out_dir}: exists and is not a model directory; choose another --out")
+    # Deterministic name: every torchrun rank must agree on it.
+    return out_dir.parent / f".{out_dir.name}.building"
+
+
+class _EpochTracker:
+    """Trainer callback: per-epoch history, early stopping, best weights kept in memory.
+
+    Kept in memory rather than as checkpoints: a MiniLM state dict is ~90 MB and
+    writing one per epoch costs more than it saves on small data.
+    """
+
+    def __init__(self, patience: int, on_epoch: EpochHook | None):
+        self.patience, self.on_epoch = patience, on_epoch
+        self.history: list[dict[str, Any]] = []
+        self.best_f1, self.best_epoch, self.best_state = -1.0, 0, None
+        self._epoch_started, self._bar = time.perf_counter(), None
+
+    def callback(self, progress: bool) -> Any:
+        from transformers import TrainerCallback
+
+        tracker = self
+
+        class _Callback(TrainerCallback):
+            def on_epoch_begin(self, args, state, control, **kwargs):
+                tracker._epoch_started = time.perf_counter()
+                if progress and state.is_world_process_zero:
+                    from tqdm.auto import tqdm
+
+                    per_epoch = max(1, state.max_steps // max(1, int(args.num_train_epochs)))
+                    tracker._bar = tqdm(total=per_epoch, desc=f"epoch {int(state.epoch) + 1}/{int(args.num_train_epochs)}", leave=False)
+
+            def on_step_end(self, args, state, control, **kwargs):
+                if tracker._bar is not None:
+                    tracker._bar.update(1)
+
+            def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+                if tracker._bar is not None:
+                    tracker._bar.close()
+                    tracker._bar = None
+                if tracker.record(state, metrics or {}, model):
+                    control.should_training_stop = True
+
+        return _Callback()
+
+    def record(self, state: Any, metrics: dict[str, float], model: Any) -> bool:
+        """Add one epoch row; keep the weights if best; True when training should stop."""
+        losses = [h["loss"] for h in state.log_history if "loss" in h]
+        row = {
+            "epoch": len(self.history) + 1,
+            "train_loss": float(losses[-1]) if losses else float("nan"),
+            "val_loss": float(metrics.get("eval_loss", float("nan"))),
+            "val_macro_f1": float(metrics.get("eval_macro_f1", 0.0)),
+            "seconds": time.perf_counter() - self._epoch_started,
+        }
+        self.history.append(row)
+        if self.on_epoch is not None and state.is_world_process_zero:
+            self.on_epoch(dict(row))
+        if row["val_macro_f1"] > self.best_f1 + 1e-9:
+            self.best_f1, self.best_epoch = row["val_macro_f1"], row["epoch"]
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            return False
+        return self.patience > 0 and row["epoch"] - self.best_epoch >= self.patience
+
+    def restore_best(self, model: Any) -> None:
+        """Load the best epoch's weights back into `model` (unwrapped, not DDP)."""
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+
+
+def _build_trainer(
+    model: Any, tokenizer: Any, train_ds: Any, val_ds: Any, cfg: FinetuneConfig, build_dir: Path, use_cpu: bool, tracker: _EpochTracker
+) -> Any:
+    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
+
+    args = TrainingArguments(
+        output_dir=str(build_dir / "trainer"),
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.eval_batch_size,
+        learning_rate=cfg.learning_rate,
+        weight_decay=cfg.weight_decay,
+        warmup_steps=cfg.warmup_ratio,  # a float below 1 is a ratio of all steps
+        lr_scheduler_type="linear",
+        eval_strategy="epoch",
+        logging_strategy="epoch",
+        save_strategy="no",
+        # Batches of similar length: padding is most of the compute on CPU.
+        train_sampling_strategy="group_by_length",
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        use_cpu=use_cpu,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+
+    def compute_metrics(pred: Any) -> dict[str, float]:
+        return {"macro_f1": _probs_f1(np.asarray(pred.label_ids), pred.predictions)}
+
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+        callbacks=[tracker.callback(cfg.progress)],
+    )
+    # With tqdm disabled the Trainer prints every log dict; our own bar and hook replace it.
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+def train_transformer(
+    train: Any,
+    validation: Any,
+    tags: Sequence[str],
+    cfg: FinetuneConfig,
+    out_dir: Path | str,
+    on_epoch: EpochHook | None = None,
+) -> TrainResult:
+    """Fine-tune `cfg.backbone` on `train`, select the epoch on `validation`, write a model dir.
+
+    Inputs: HF `datasets.Dataset` splits with `text` and `labels` (list of tag names);
+    `tags` in schema order; `on_epoch(row)` is called after each epoch with epoch,
+    train_loss, val_loss, val_macro_f1, seconds.
+    Output: TrainResult (model_dir, per-epoch history, params incl. best_epoch and
+    thresholds, train_seconds, sentences_per_second = training examples per second).
+    Raises ValueError for unknown tags or missing columns, FileExistsError when
+    `out_dir` is a non-model directory, BackboneError for a missing backbone.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
+
+    tags, out_dir = list(tags), Path(out_dir)
+    if len(train) == 0 or len(validation) == 0:
+        raise ValueError(f"need non-empty train and validation splits (got {len(train)} and {len(validation)})")
+    build_dir = _prepare_out_dir(out_dir)
+    backbone_dir = resolve_backbone(cfg.backbone)
+    use_cpu = _use_cpu(cfg.device)
+    if cfg.num_threads and use_cpu:
+        import torch
+
+        torch.set_num_threads(cfg.num_threads)
+    with quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(backbone_dir)
+        train_ds = _tokenize(train, tags, tokenizer, cfg.max_length)
+        val_ds = _tokenize(validation, tags, tokenizer, cfg.max_length)
+        set_seed(cfg.seed)  # before the head is created: its random init is part of the run
+        model = AutoModelForSequenceClassification.from_pretrained(
+            backbone_dir,
+            num_labels=len(tags),
+            problem_type="multi_label_classification",
+            id2label=dict(enumerate(tags)),
+            label2id={t: i for i, t in enumerate(tags)},
+        )
+        tracker = _EpochTracker(cfg.patience, on_epoch)
+        trainer = _build_trainer(model, tokenizer, train_ds, val_ds, cfg, build_dir, use_cpu, tracker)
+        started = time.perf_counter()
+        trainer.train()
+        train_seconds = time.perf_counter() - started
+        tracker.restore_best(model)
+        logits = trainer.predict(val_ds).predictions
+    y_val = np.asarray(val_ds["labels"], dtype=np.float32)
+    probs = 1 / (1 + np.exp(-np.asarray(logits, dtype=np.float64)))
+    thresholds = tune_thresholds(y_val, probs)
+    params = {
+        **cfg.model_dump(),
+        "best_epoch": tracker.best_epoch,
+        "epochs_run": len(tracker.history),
+        "best_val_macro_f1": tracker.best_f1,
+        "thresholds": {t: float(x) for t, x in zip(tags, thresholds)},
+        "device": "cpu" if use_cpu else "cuda",
+    }
+    if trainer.is_world_process_zero():
+        meta = {
+            "kind": "transformer",
+            "tags": tags,
+            "thresholds": params["thresholds"],
+            "preprocess_version": PREPROCESS_VERSION,
+            "backbone": cfg.backbone,
+            "max_length": cfg.max_length,
+        }
+        with quiet_transformers():
+            params.update(_write_model_dir(model, tokenizer, meta, build_dir, out_dir, cfg, validation["text"]))
+    n_seen = len(train_ds) * len(tracker.history)
+    return TrainResult(
+        model_dir=out_dir,
+        history=tracker.history,
+        params=params,
+        train_seconds=train_seconds,
+        sentences_per_second=n_seen / train_seconds if train_seconds > 0 else 0.0,
+    )
+
+
+def _write_model_dir(
+    model: Any, tokenizer: Any, meta: dict, build_dir: Path, out_dir: Path, cfg: FinetuneConfig, probe: Sequence[str]
+) -> dict[str, Any]:
+    """Save hf/, the int8 ONNX file and meta.json into `build_dir`, then swap it into place."""
+    from training.onnx_export import export_int8
+
+    extra: dict[str, Any] = {}
+    shutil.rmtree(build_dir / "trainer", ignore_errors=True)
+    model.to("cpu").save_pretrained(build_dir / HF_SUBDIR)
+    tokenizer.save_pretrained(build_dir / HF_SUBDIR)
+    if cfg.export_onnx:
+        report = export_int8(build_dir / HF_SUBDIR, build_dir / ONNX_FILE, probe_texts=list(probe)[:256], max_length=cfg.max_length)
+        extra["onnx_max_abs_diff"] = report["max_abs_diff"]
+    # meta.json last: a directory with meta.json is a complete model directory.
+    with atomic_open(build_dir / "meta.json") as fh:
+        json.dump(meta, fh, indent=2)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    build_dir.rename(out_dir)
+    return extra

@@ -1,0 +1,185 @@
+"""Score sentences with a fine-tuned transformer model directory.
+
+Two backends behind one `Scorer` interface: ``onnx`` (the dynamically int8-quantised
+``model.int8.onnx`` served by ONNX Runtime, the fast default on CPU) and ``torch``
+(the ``hf/`` weights, the reference the ONNX parity test compares against).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from training.preprocess import PREPROCESS_VERSION, normalize_text
+from training.scoring import read_meta
+
+HF_SUBDIR = "hf"
+ONNX_FILE = "model.int8.onnx"
+BACKENDS = ("onnx", "torch")
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' info logs and weight loading/saving bars; restored on exit.
+
+    The "newly initialized weights" notice is expected for a new head, and the bars
+    would interleave with the callers' own progress bars.
+    """
+    from transformers.utils import logging as hf_logging
+
+    previous = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(previous)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
+    """Token ids (unpadded) of normalised texts; the same call in training and scoring."""
+    cleaned = [normalize_text(t) for t in texts]
+    return tokenizer(cleaned, truncation=True, max_length=max_length)["input_ids"]
+
+
+def pad_batch(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad token id lists to the longest in the batch: (input_ids, attention_mask) int64."""
+    width = max(len(x) for x in ids)
+    input_ids = np.full((len(ids), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(ids), width), dtype=np.int64)
+    for i, row in enumerate(ids):
+        input_ids[i, : len(row)] = row
+        mask[i, : len(row)] = 1
+    return input_ids, mask
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function."""
+    return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
+
+
+class TransformerScorer:
+    """`training.scoring.Scorer` for ``kind == "transformer"`` model directories."""
+
+    kind = "transformer"
+
+    def __init__(self, model_dir: Path, meta: dict, tokenizer: Any, run_batch: Any, backend: str, batch_size: int):
+        self.model_dir = model_dir
+        self.meta = meta
+        self.tags: list[str] = list(meta["tags"])
+        self.thresholds = np.array([float(meta["thresholds"][t]) for t in self.tags])
+        self.max_length = int(meta["max_length"])
+        self.backend = backend
+        self.batch_size = batch_size
+        self._tokenizer = tokenizer
+        self._run_batch = run_batch
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path | str,
+        backend: str = "onnx",
+        batch_size: int = 64,
+        num_threads: int | None = None,
+    ) -> "TransformerScorer":
+        """Load a transformer model directory for scoring.
+
+        backend: "onnx" (model.int8.onnx through ONNX Runtime) or "torch" (hf/ weights).
+        num_threads: intra-op threads; default all cores available to this process.
+        Raises FileNotFoundError/ValueError naming the directory when files are missing,
+        the kind is wrong or the preprocessing version differs from this code's.
+        """
+        from transformers import AutoTokenizer
+
+        model_dir = Path(model_dir)
+        meta = read_meta(model_dir)
+        if meta["kind"] != "transformer":
+            raise ValueError(f"{model_dir}: model kind is {meta['kind']!r}, expected 'transformer'")
+        if str(meta["preprocess_version"]) != PREPROCESS_VERSION:
+            raise ValueError(
+                f"{model_dir}: trained with preprocessing version {meta['preprocess_version']}, "
+                f"this code has {PREPROCESS_VERSION}; retrain the model"
+            )
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        hf_dir = model_dir / HF_SUBDIR
+        if not (hf_dir / "config.json").exists():
+            raise FileNotFoundError(f"{model_dir}: missing {HF_SUBDIR}/ (weights and tokenizer)")
+        threads = num_threads or available_cores()
+        tokenizer = AutoTokenizer.from_pretrained(hf_dir)
+        if backend == "onnx":
+            run_batch = _onnx_runner(model_dir / ONNX_FILE, threads)
+        else:
+            run_batch = _torch_runner(hf_dir, threads)
+        return cls(model_dir, meta, tokenizer, run_batch, backend, batch_size)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), len(tags)) probabilities, rows in the order of `texts`."""
+        texts = list(texts)
+        out = np.zeros((len(texts), len(self.tags)), dtype=np.float64)
+        if not texts:
+            return out
+        ids = encode_texts(self._tokenizer, texts, self.max_length)
+        # Sorted by length: padding to the batch's longest sentence dominates CPU time.
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        pad_id = self._tokenizer.pad_token_id or 0
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            input_ids, mask = pad_batch([ids[i] for i in idx], pad_id)
+            out[idx] = sigmoid(self._run_batch(input_ids, mask).astype(np.float64))
+        return out
+
+
+def _onnx_runner(path: Path, threads: int):
+    import onnxruntime as ort
+
+    if not path.exists():
+        raise FileNotFoundError(f"{path.parent}: missing {path.name}; re-export with training.onnx_export")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def run(input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return session.run(["logits"], {"input_ids": input_ids, "attention_mask": mask})[0]
+
+    return run
+
+
+def _torch_runner(hf_dir: Path, threads: int):
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    with quiet_transformers():
+        model = AutoModelForSequenceClassification.from_pretrained(hf_dir)
+    model.eval()
+
+    def run(input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        # Thread count is per call: the process-wide setting is restored afterwards.
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            with torch.inference_mode():
+                logits = model(input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(mask)).logits
+        finally:
+            torch.set_num_threads(previous)
+        return logits.float().numpy()
+
+    return run
