@@ -1,0 +1,62 @@
+"""Near-duplicate groups: the same quote across outlets shares a group id."""
+from __future__ import annotations
+
+import pytest
+
+from labeling.dedup import GroupIndex, assign_groups, content_stems
+
+OUTLETS = [
+    "Ostland refuses to consider our proposals to reduce tension and prevent dangerous incidents, Kallis said.",
+    "\u201cOstland is refusing to constructively consider our proposals to de-escalate tensions and prevent dangerous incidents,\u201d the minister said.",
+    "Kallis said on Tuesday that Ostland refuses to consider proposals to ease tensions and prevent dangerous incidents from happening.",
+]
+UNRELATED = [
+    "Fishing quotas for the northern coast were raised by ten percent this spring.",
+    "Kallis said on Tuesday that the harbour would reopen for tourists in May.",
+]
+
+
+def _records(texts):
+    return [{"sentence_id": f"s-{i:016x}", "article_id": f"a-{i}", "text": t} for i, t in enumerate(texts)]
+
+
+def test_paraphrased_quote_from_three_outlets_shares_one_group():
+    records = _records(OUTLETS + UNRELATED)
+    report = assign_groups(records)
+    groups = [r["group_id"] for r in records]
+    assert groups[0] == groups[1] == groups[2]
+    assert len({groups[0], groups[3], groups[4]}) == 3
+    assert report.multi_groups == 1 and report.largest[0]["size"] == 3 and report.largest[0]["articles"] == 3
+    assert report.largest[0]["example"] == OUTLETS[0]
+
+
+def test_group_ids_are_stable_and_independent_of_order():
+    forward = _records(OUTLETS + UNRELATED)
+    backward = list(reversed(_records(OUTLETS + UNRELATED)))
+    assign_groups(forward)
+    assign_groups(backward)
+    by_id = {r["sentence_id"]: r["group_id"] for r in backward}
+    assert all(by_id[r["sentence_id"]] == r["group_id"] for r in forward)
+    assert all(r["group_id"].startswith("g-") and len(r["group_id"]) == 18 for r in forward)
+
+
+def test_exact_duplicates_without_content_words_are_grouped():
+    records = _records(["It was.", "it was", "They were."])
+    assign_groups(records)
+    assert records[0]["group_id"] == records[1]["group_id"] != records[2]["group_id"]
+
+
+def test_stems_drop_stop_words_and_cut_words():
+    assert content_stems("NATO is refusing the proposals") == ["nato", "propo", "refus"]
+
+
+def test_missing_field_is_an_error_naming_it():
+    with pytest.raises(KeyError, match="record 0: missing field 'sentence_id'"):
+        assign_groups([{"text": "x"}])
+
+
+def test_index_rejects_bands_that_do_not_divide_permutations():
+    from labeling.dedup import GroupOptions
+
+    with pytest.raises(ValueError, match="multiple of rows_per_band"):
+        GroupIndex(GroupOptions(num_perm=63, rows_per_band=2))

@@ -1,0 +1,130 @@
+"""End to end: `stance ingest` through the CLI on fixture articles and bad inputs."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from labeling.ingest import RECORD_FIELDS, article_sentences
+from labeling.readers import Article
+from training.cli import _register, app
+
+_register()
+runner = CliRunner()
+
+
+@pytest.fixture
+def corpus(tmp_path, messy_path, html_path):
+    root = tmp_path / "in"
+    root.mkdir()
+    shutil.copy(messy_path, root)
+    shutil.copy(html_path, root)
+    (root / "wire.jsonl").write_text(json.dumps({
+        "id": "wire-1", "title": "Ostland deploys ships",
+        "text": "Ostland deploys ships\nOstland refuses to consider our proposals to reduce tension and prevent "
+                "dangerous incidents, Kallis said. Der Minister sagte, die Gespr\u00e4che seien gut verlaufen."}) + "\n")
+    return root
+
+
+def _records(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_ingest_writes_traceable_records_and_a_summary(corpus, tmp_path):
+    out = tmp_path / "out" / "sentences.jsonl"
+    result = runner.invoke(app, ["ingest", str(corpus), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "duplicate groups" in result.output and "dropped lines" in result.output
+    records = _records(out)
+    assert all(list(r) == RECORD_FIELDS for r in records)
+    assert len({r["sentence_id"] for r in records}) == len(records)
+    german = [r for r in records if r["text"].startswith("Der Minister")][0]
+    assert german["lang"] == "de" and german["for_labeling"] is False
+    by_article = {}
+    for r in records:
+        by_article.setdefault(r["article_id"], []).append(r)
+    for rows in by_article.values():
+        assert [r["index"] for r in rows] == list(range(len(rows)))
+        assert rows[0]["prev_text"] is None and rows[-1]["next_text"] is None
+        assert all(a["next_text"] == b["text"] for a, b in zip(rows, rows[1:]))
+
+
+def test_rerun_is_byte_identical(corpus, tmp_path):
+    out = tmp_path / "s.jsonl"
+    runner.invoke(app, ["ingest", str(corpus), "--out", str(out)])
+    first = out.read_bytes()
+    runner.invoke(app, ["ingest", str(corpus), "--out", str(out)])
+    assert out.read_bytes() == first
+
+
+def test_bad_inputs_are_skipped_with_exit_1_and_listed(corpus, tmp_path):
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "blob.txt").write_bytes(b"\x00\x01\x02binary")
+    errors = tmp_path / "errors.jsonl"
+    out = tmp_path / "s.jsonl"
+    result = runner.invoke(app, ["ingest", str(corpus), "--out", str(out), "--errors", str(errors)])
+    assert result.exit_code == 1
+    assert "2 input(s) skipped" in result.output
+    messages = sorted(e["message"] for e in _records(errors))
+    assert messages[0].startswith("binary file") and messages[1] == "empty file"
+    assert any(r["source_path"].endswith("page.html") for r in _records(out))  # the rest was processed
+    allowed = runner.invoke(app, ["ingest", str(corpus), "--out", str(out), "--allow-skips"])
+    assert allowed.exit_code == 0
+
+
+def test_parquet_output_and_show_dropped(corpus, tmp_path):
+    out = tmp_path / "s.parquet"
+    result = runner.invoke(app, ["ingest", str(corpus / "messy_scrape.txt"), "--out", str(out),
+                                 "--format", "parquet", "--show-dropped"])
+    assert result.exit_code == 0, result.output
+    assert "By Maria Ostrova" in result.output and "byline" in result.output
+    table = pq.read_table(out)
+    assert table.column_names == RECORD_FIELDS
+    assert table.column("kind").to_pylist()[:2] == ["headline", "dateline"]
+
+
+def test_missing_text_column_fails_with_a_clear_message(tmp_path):
+    src = tmp_path / "a.csv"
+    src.write_text("id,body\n1,Some text.\n")
+    result = runner.invoke(app, ["ingest", str(src), "--out", str(tmp_path / "s.jsonl")])
+    assert result.exit_code == 1
+    assert "missing text column 'text'" in result.output
+
+
+def test_bad_format_option_exits_2_without_traceback(corpus, tmp_path):
+    result = runner.invoke(app, ["ingest", str(corpus), "--out", str(tmp_path / "s.x"), "--format", "xml"])
+    assert result.exit_code == 2 and "format" in result.output and "Traceback" not in result.output
+
+
+def test_languages_option_sends_other_languages_to_labeling(corpus, tmp_path):
+    out = tmp_path / "s.jsonl"
+    runner.invoke(app, ["ingest", str(corpus / "wire.jsonl"), "--out", str(out), "--languages", "en,de"])
+    assert all(r["for_labeling"] for r in _records(out))
+
+
+def test_article_sentences_offsets_index_the_cleaned_text(options, messy_path):
+    article = Article(text=messy_path.read_text(encoding="utf-8"), source_path=str(messy_path))
+    records = article_sentences(article, options)
+    assert records[0]["kind"] == "headline" and records[0]["date"] == "2023-03-14"
+    assert records[0]["article_id"].startswith("a-") and records[0]["group_id"] is None
+    cleaned_len = max(r["end"] for r in records)
+    assert all(0 <= r["start"] < r["end"] <= cleaned_len for r in records)
+
+
+@pytest.mark.slow
+def test_50_mb_single_line_file_is_one_article(tmp_path):
+    src = tmp_path / "huge.txt"
+    unit = "Ostland said the fleet was ready and the talks would resume in Geneva next week. "
+    with open(src, "w") as fh:
+        for _ in range(50_000_000 // len(unit) + 1):
+            fh.write(unit)
+    out = tmp_path / "s.jsonl"
+    result = runner.invoke(app, ["ingest", str(src), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "articles       " in result.output or "articles" in result.output
+    with open(out) as fh:
+        first = json.loads(fh.readline())
+    assert first["text"].startswith("Ostland said the fleet was ready")
