@@ -1,8 +1,282 @@
-"""`stance` commands for label (filled in by its issue)."""
+"""`stance label config|push|pull|agreement`: the Label Studio labeling loop.
+
+The commands compose `labeling.studio` (pure builders + the one client) with the
+training side only for pre-annotations (`--model`), which arrive as plain data.
+More commands (e.g. `label audit`) register on `label_app` the same way.
+"""
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from labeling.config import ConfigError
+from labeling.io import atomic_open
+from labeling.schema import load_schema
+from labeling.studio.agreement import compute_agreement, write_heatmap
+from labeling.studio.client import StudioClient, StudioError
+from labeling.studio.config_xml import build_label_config
+from labeling.studio.export import ExportError
+from labeling.studio.pull import read_export_file, take_snapshot
+from labeling.studio.push import (ensure_project, existing_by_group, push_groups, read_sentences,
+                                  write_import_file)
+from labeling.studio.settings import StudioConfig, load_studio_config, resolve_connection, resolve_path
+from labeling.studio.snapshot import ANNOTATIONS, latest_snapshot, read_rows
+from labeling.studio.tasks import STRATEGIES, build_prediction, group_sentences, select_groups
+
+label_app = typer.Typer(help="Label in Label Studio: generated project, push, pull, agreement.",
+                        no_args_is_help=True)
+USER_ERRORS = (ConfigError, ValueError, FileNotFoundError, StudioError, ImportError)
+
+ConfigOpt = typer.Option(None, "--config", help="Studio settings YAML (default configs/studio.yaml).")
+SchemaOpt = typer.Option(None, "--schema", help="Label schema YAML (default configs/labels.yaml).")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the top-level app."""
+    """Add the `label` command group to the top-level app."""
+    app.add_typer(label_app, name="label")
+
+
+def _console() -> Console:
+    return Console()
+
+
+def _fail(console: Console, exc: BaseException, code: int = 1) -> typer.Exit:
+    console.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(code)
+
+
+def _client(cfg: StudioConfig) -> StudioClient:
+    client = StudioClient(resolve_connection(cfg), cfg.retries, cfg.retry_backoff_s, cfg.timeout_s)
+    client.whoami()  # fail fast on a wrong URL or key, before anything is read or written
+    return client
+
+
+@label_app.command("config")
+def config_cmd(
+    schema: Optional[Path] = SchemaOpt,
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the XML here instead of printing it."),
+) -> None:
+    """Print the Label Studio labeling config generated from the label schema."""
+    console = _console()
+    try:
+        xml = build_label_config(load_schema(schema))
+    except USER_ERRORS as exc:
+        raise _fail(console, exc)
+    if out is None:
+        typer.echo(xml, nl=False)
+        return
+    with atomic_open(out) as fh:
+        fh.write(xml)
+    console.print(f"wrote {out}")
+
+
+def _predictions(model_uri: str, groups: list, tags: list[str], console: Console) -> tuple[dict, dict]:
+    """Score representatives with the model: (sentence_id -> prediction, sentence_id -> confidence)."""
+    from training.model_loading import load_model
+
+    loaded = load_model(model_uri)
+    scorer = loaded.scorer
+    if list(scorer.tags) != list(tags):
+        raise ValueError(f"model {model_uri} has tags {list(scorer.tags)}, the schema has {tags}")
+    version = f"{loaded.name}:{loaded.version}"
+    thresholds = {t: float(v) for t, v in zip(scorer.tags, scorer.thresholds)}
+    with console.status(f"scoring {len(groups)} sentences with {version}"):
+        probs = scorer.predict_proba([g.representative["text"] for g in groups]) if groups else []
+    preds = {g.sentence_id: build_prediction(dict(zip(tags, map(float, row))), thresholds, version)
+             for g, row in zip(groups, probs)}
+    return preds, {sid: p["score"] for sid, p in preds.items()}
+
+
+def _push_summary(console: Console, title: str, rows: list[tuple[str, Any]]) -> None:
+    table = Table(title=title, show_header=False)
+    for key, value in rows:
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@label_app.command("push")
+def push_cmd(
+    sentences: Path = typer.Argument(..., help="Sentence records from `stance ingest` (.jsonl or .parquet)."),
+    to_file: Optional[Path] = typer.Option(None, "--to-file", help="Write a Label Studio import JSON instead of "
+                                           "talking to a server."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model URI (e.g. models:/stance@champion or a model "
+                                        "directory): every task gets a prediction."),
+    next_n: Optional[int] = typer.Option(None, "--next", min=1, help="Push only the N most useful unlabeled "
+                                         "sentences."),
+    strategy: str = typer.Option("random", "--strategy", help=f"How --next picks: {' | '.join(STRATEGIES)} "
+                                 "(uncertainty needs --model)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Tasks per import request."),
+    config: Optional[Path] = ConfigOpt,
+    schema: Optional[Path] = SchemaOpt,
+) -> None:
+    """Import one task per duplicate group; pushing again never creates duplicates."""
+    console = _console()
+    try:
+        cfg = load_studio_config(config, batch_size=batch_size)
+        label_schema = load_schema(schema)
+        if strategy not in STRATEGIES:
+            raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+        if strategy == "uncertainty" and next_n and not model:
+            raise ValueError("--strategy uncertainty needs --model")
+        groups, skipped = group_sentences(read_sentences(sentences))
+        xml = build_label_config(label_schema)
+        if to_file is not None:
+            _push_file(console, to_file, groups, skipped, model, next_n, strategy, cfg, label_schema.names)
+        else:
+            _push_server(console, cfg, xml, groups, skipped, model, next_n, strategy, label_schema.names)
+    except USER_ERRORS as exc:
+        raise _fail(console, exc)
+
+
+def _choose(console, groups, model, next_n, strategy, cfg, tags) -> tuple[list, dict]:
+    preds, scores = _predictions(model, groups, tags, console) if model else ({}, None)
+    return select_groups(groups, next_n, strategy, scores, cfg.seed), preds
+
+
+def _push_file(console, target, groups, skipped, model, next_n, strategy, cfg, tags) -> None:
+    chosen, preds = _choose(console, groups, model, next_n, strategy, cfg, tags)
+    n = write_import_file(target, chosen, preds)
+    _push_summary(console, "push (file mode)", [("groups in input", len(groups)), ("not for labeling", skipped),
+                                                ("tasks written", n), ("with predictions", len(preds and chosen)),
+                                                ("file", target)])
+
+
+def _push_server(console, cfg, xml, groups, skipped, model, next_n, strategy, tags) -> None:
+    client = _client(cfg)
+    project, created, updated = ensure_project(client, cfg.project_title, xml, cfg.project_id)
+    existing = existing_by_group(client.tasks(project["id"]))
+    fresh = [g for g in groups if g.group_id not in existing]
+    chosen, preds = _choose(console, fresh if next_n else groups, model, next_n, strategy, cfg, tags)
+    columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task("import", total=len([g for g in chosen if g.group_id not in existing]))
+        report = push_groups(client, project["id"], chosen, existing, preds, cfg.batch_size, cfg.retries,
+                             cfg.retry_backoff_s, on_batch=lambda done, total: progress.update(bar, completed=done))
+    _push_summary(console, f"push to {client.url}", [
+        ("project", f"{project['title']} (id {project['id']}{', created' if created else ''}"
+                    f"{', config updated' if updated else ''})"),
+        ("groups in input", len(groups)), ("not for labeling", skipped), ("selected", report.selected),
+        ("already in project", report.already_present), ("imported", report.imported),
+        ("batches", report.batches), ("predictions added to existing tasks", report.predictions_added),
+        ("open", f"{client.url}/projects/{project['id']}")])
+
+
+@label_app.command("pull")
+def pull_cmd(
+    from_file: Optional[Path] = typer.Option(None, "--from-file", help="Read a Label Studio JSON export instead "
+                                             "of exporting from the server."),
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Snapshot root (default: annotations_dir "
+                                           "in the config, data/annotations)."),
+    review: bool = typer.Option(False, "--review", help="Send ties and disagreements back as a review tab "
+                                "in the project."),
+    config: Optional[Path] = ConfigOpt,
+    schema: Optional[Path] = SchemaOpt,
+) -> None:
+    """Export the project into a versioned snapshot and show what changed since the last one."""
+    console = _console()
+    try:
+        cfg = load_studio_config(config)
+        tags = load_schema(schema).names
+        root = out_dir if out_dir is not None else resolve_path(cfg.annotations_dir)
+        if from_file is not None:
+            if review:
+                raise ValueError("--review needs a server (it cannot be combined with --from-file)")
+            export, users, meta, client, project = read_export_file(from_file), None, {"source": str(from_file)}, None, None
+        else:
+            client = _client(cfg)
+            project = client.find_project(cfg.project_title, cfg.project_id)
+            if project is None:
+                raise StudioError(f"Label Studio at {client.url}: no project titled {cfg.project_title!r}; "
+                                  "run `stance label push` first")
+            with console.status("exporting"):
+                export, users = client.export(project["id"]), client.users()
+            meta = {"source": f"{client.url}/projects/{project['id']}", "project_id": project["id"],
+                    "project_title": project["title"]}
+        outcome = take_snapshot(export, tags, root, meta, users)
+        _pull_summary(console, outcome)
+        if review and outcome.result.adjudication:
+            ids = [item["task_id"] for item in outcome.result.adjudication]
+            view = client.create_review_view(project["id"], f"Review {outcome.snapshot.name}", ids)
+            console.print(f"review batch: {len(ids)} tasks in tab 'Review {outcome.snapshot.name}' "
+                          f"({client.url}/projects/{project['id']}/data?tab={view})")
+    except (ExportError, *USER_ERRORS) as exc:
+        raise _fail(console, exc)
+
+
+def _pull_summary(console: Console, outcome) -> None:
+    c, d = outcome.result.counts, outcome.diff
+    state = "new snapshot" if outcome.written else "no changes since snapshot"
+    table = Table(title=f"{state} {outcome.snapshot}", show_header=False)
+    for key in ("tasks", "labeled", "unlabeled", "annotations", "cancelled", "disputed", "adjudicated"):
+        table.add_row(key, str(c.get(key, 0)))
+    if outcome.written:
+        since = outcome.previous.name if outcome.previous else "nothing"
+        table.add_row(f"added since {since}", str(len(d["added"])))
+        table.add_row("removed", str(len(d["removed"])))
+        table.add_row("relabeled", str(len(d["changed"])))
+    console.print(table)
+    for sid, old, new in d.get("changed", [])[:20]:
+        console.print(f"  relabeled {sid}: {old or ['no stance']} -> {new or ['no stance']}")
+    if outcome.result.adjudication:
+        adj = Table(title="for adjudication (ties and disagreements)")
+        for col in ("sentence", "reason", "majority", "votes"):
+            adj.add_column(col)
+        for item in outcome.result.adjudication[:20]:
+            votes = "; ".join(f"{a}: {', '.join(l) or '-'}" for a, l in item["votes"].items())
+            adj.add_row(item["id"], item["reason"], ", ".join(item["majority"]) or "-", votes)
+        console.print(adj)
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.3f}"
+
+
+@label_app.command("agreement")
+def agreement_cmd(
+    snapshot: Optional[Path] = typer.Argument(None, help="Snapshot folder (default: the latest under "
+                                              "annotations_dir)."),
+    heatmap: Optional[Path] = typer.Option(None, "--heatmap", help="PNG path (default: <snapshot>/agreement.png)."),
+    config: Optional[Path] = ConfigOpt,
+    schema: Optional[Path] = SchemaOpt,
+) -> None:
+    """Krippendorff's alpha per tag and overall, pairwise Cohen's kappa, items per annotator."""
+    console = _console()
+    try:
+        cfg = load_studio_config(config)
+        tags = load_schema(schema).names
+        snap = snapshot or latest_snapshot(resolve_path(cfg.annotations_dir))
+        if snap is None:
+            raise FileNotFoundError(f"no snapshot under {resolve_path(cfg.annotations_dir)}: run `stance label pull`")
+        result = compute_agreement(read_rows(snap, ANNOTATIONS), tags)
+        png = write_heatmap(result, heatmap or Path(snap) / "agreement.png")
+        with atomic_open(Path(snap) / "agreement.json") as fh:
+            json.dump({"alpha": result.alpha, "items": result.items,
+                       "kappa": [{"a": a, "b": b, "kappa": k, "shared": n} for (a, b), (k, n) in result.kappa.items()]},
+                      fh, indent=2)
+    except USER_ERRORS as exc:
+        raise _fail(console, exc)
+    alpha = Table(title=f"Krippendorff's alpha (nominal), {snap}")
+    alpha.add_column("tag")
+    alpha.add_column("alpha", justify="right")
+    for key, value in result.alpha.items():
+        alpha.add_row(key, _fmt(value))
+    kappa = Table(title="Cohen's kappa (pairs, over shared sentences x tags)")
+    for col in ("annotator A", "annotator B", "shared items", "kappa"):
+        kappa.add_column(col)
+    for (a, b), (k, n) in result.kappa.items():
+        kappa.add_row(a, b, str(n), _fmt(k))
+    items = Table(title="items per annotator")
+    items.add_column("annotator")
+    items.add_column("items", justify="right")
+    for name, n in result.items.items():
+        items.add_row(name, str(n))
+    for table in (alpha, kappa, items):
+        console.print(table)
+    console.print(f"heat-map: {png}")

@@ -1,0 +1,217 @@
+"""Start and stop a local Label Studio (its own virtualenv, .venv-studio) for annotators and tests.
+
+`python -m labeling.studio.server serve` (what `make studio` runs) starts it in the
+foreground on loopback with data under data/labelstudio/, creates an admin and an API
+token on first start, creates the project, and prints the URL and login. The API key is
+stored, readable only by this user, in the data directory (never printed): the
+`stance label` commands pick it up from there when LABEL_STUDIO_API_KEY is not set.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import typer
+
+from labeling.config import PROJECT_ROOT
+from labeling.io import atomic_open
+from labeling.studio.settings import CREDENTIALS_FILE, Connection, read_credentials
+
+STUDIO_BIN = PROJECT_ROOT / ".venv-studio" / "bin" / "label-studio"
+LOG_FILE = "label-studio.log"
+
+
+class ServerError(RuntimeError):
+    """The local Label Studio could not be started; the message says why and where the log is."""
+
+
+@dataclass
+class StudioServer:
+    """A running local Label Studio started by this process. `repr` hides secrets."""
+
+    url: str
+    data_dir: Path
+    username: str
+    password: str = field(repr=False)
+    api_key: str = field(repr=False)
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def connection(self) -> Connection:
+        return Connection(url=self.url, api_key=self.api_key)
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """Stop the server's process group (Label Studio forks workers): TERM, then KILL."""
+        proc = self.process
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=timeout_s)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True when something already listens on host:port."""
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
+def ensure_credentials(data_dir: Path, url: str, username: str) -> dict:
+    """Read the stored admin credentials, or create them (random password and legacy API token).
+
+    The file is written atomically with mode 0600; the URL is refreshed on every start.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    creds = read_credentials(data_dir) or {
+        "username": username,
+        "password": secrets.token_urlsafe(12),
+        "api_key": secrets.token_hex(20),
+    }
+    creds["url"] = url
+    with atomic_open(data_dir / CREDENTIALS_FILE) as fh:
+        os.chmod(fh.name, 0o600)
+        json.dump(creds, fh, indent=2)
+    return creds
+
+
+def _wait_ready(url: str, api_key: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise ServerError(f"Label Studio exited with code {proc.returncode} while starting; log {log}:\n{tail}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                who = httpx.get(f"{url}/api/current-user/whoami", timeout=10,
+                                headers={"Authorization": f"Token {api_key}"})
+                if who.status_code == 200:
+                    return
+                raise ServerError(f"Label Studio at {url} is up but rejects the stored API key "
+                                  f"(HTTP {who.status_code}); the data dir may come from another setup")
+        except httpx.TransportError:
+            pass
+        time.sleep(1)
+    raise ServerError(f"Label Studio at {url} did not become ready within {timeout_s:.0f} s; log {log}")
+
+
+def start_server(data_dir: Path | str, host: str = "127.0.0.1", port: int | None = None,
+                 username: str = "admin@stance.local", timeout_s: float = 180.0) -> StudioServer:
+    """Start Label Studio in the background and wait until it answers with the stored key.
+
+    Inputs: data directory (created), bind host (loopback by default), port (free one if None).
+    Returns a StudioServer; call .stop(). Raises ServerError when the virtualenv is missing,
+    the port is taken, or the server does not come up (the message names the log file).
+    """
+    if not STUDIO_BIN.exists():
+        raise ServerError(f"{STUDIO_BIN} not found: run `make studio-venv` first")
+    data_dir = Path(data_dir).resolve()
+    port = port or free_port(host)
+    if port_in_use(host, port):
+        raise ServerError(f"port {port} on {host} is already in use (is Label Studio already running?)")
+    url = f"http://{host}:{port}"
+    creds = ensure_credentials(data_dir, url, username)
+    # Secrets go through the environment, not argv, so they do not show up in `ps`.
+    env = dict(os.environ, LABEL_STUDIO_USERNAME=creds["username"], LABEL_STUDIO_PASSWORD=creds["password"],
+               LABEL_STUDIO_USER_TOKEN=creds["api_key"], LABEL_STUDIO_BASE_DATA_DIR=str(data_dir),
+               SENTRY_DSN="", FRONTEND_SENTRY_DSN="", COLLECT_ANALYTICS="false")
+    log = data_dir / LOG_FILE
+    with open(log, "ab") as log_fh:
+        proc = subprocess.Popen(
+            [str(STUDIO_BIN), "start", "--no-browser", "--internal-host", host, "--port", str(port),
+             "--data-dir", str(data_dir), "--enable-legacy-api-token", "--log-level", "WARNING"],
+            stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            cwd=data_dir, start_new_session=True)
+    server = StudioServer(url=url, data_dir=data_dir, username=creds["username"], password=creds["password"],
+                          api_key=creds["api_key"], process=proc)
+    try:
+        _wait_ready(url, creds["api_key"], proc, log, timeout_s)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def create_annotator(url: str, email: str, password: str) -> str:
+    """Sign up an annotator through the web form (Community edition: joins the one organisation)
+    and return their API key. Raises ServerError naming the URL when sign-up or login fails."""
+    with httpx.Client(base_url=url, follow_redirects=True, timeout=30) as session:
+        session.get("/user/signup/")
+        form = {"email": email, "password": password, "csrfmiddlewaretoken": session.cookies.get("csrftoken", "")}
+        session.post("/user/signup/", data=form, headers={"Referer": f"{url}/user/signup/"})
+        answer = session.get("/api/current-user/token")
+        if answer.status_code != 200:
+            raise ServerError(f"Label Studio at {url}: could not sign up {email} (HTTP {answer.status_code})")
+        return answer.json()["token"]
+
+
+app = typer.Typer(help="A local Label Studio for annotators (loopback, data under data/labelstudio/).",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
+
+
+@app.callback()
+def _main() -> None:
+    """Keep `serve` an explicit sub-command (Typer collapses single-command apps)."""
+
+
+@app.command()
+def serve(
+    config: Path = typer.Option(None, help="Studio settings YAML (default configs/studio.yaml)."),
+    port: int = typer.Option(None, help="Port to listen on (default: server_port in the config)."),
+) -> None:
+    """Start Label Studio in the foreground, create the project, print URL and login; Ctrl-C stops it."""
+    from rich.console import Console
+
+    from labeling.schema import load_schema
+    from labeling.studio.client import StudioClient, StudioError
+    from labeling.studio.config_xml import build_label_config
+    from labeling.studio.push import ensure_project
+    from labeling.studio.settings import load_studio_config, resolve_path
+
+    console = Console()
+    try:
+        cfg = load_studio_config(config)
+        with console.status("starting Label Studio (the first start migrates its database: about a minute)"):
+            server = start_server(resolve_path(cfg.server_data_dir), cfg.server_host, port or cfg.server_port,
+                                  cfg.admin_username, cfg.start_timeout_s)
+    except (ServerError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    try:
+        client = StudioClient(server.connection, cfg.retries, cfg.retry_backoff_s, cfg.timeout_s)
+        project, _, _ = ensure_project(client, cfg.project_title, build_label_config(load_schema()), cfg.project_id)
+        console.print(f"[green]Label Studio is running[/green] at [bold]{server.url}[/bold]"
+                      f"  (project {project['title']!r}: {server.url}/projects/{project['id']})")
+        console.print(f"log in as [bold]{server.username}[/bold] with password [bold]{server.password}[/bold]")
+        console.print(f"`stance label ...` finds the API key in {server.data_dir / CREDENTIALS_FILE}; "
+                      "press Ctrl-C to stop")
+        server.process.wait()
+    except StudioError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        console.print("stopping Label Studio")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,52 @@
+"""Tiny inline data for the Label Studio tests (no shared data is read)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+TAGS = ["escalation", "de-escalation", "accusation", "denial"]
+
+TEXTS = [
+    "Moscow warned that it would deploy missiles near the border.",
+    "The two sides agreed to resume talks next month.",
+    "The ministry accused its neighbour of violating the ceasefire.",
+    "The Kremlin denied reports of troop movements.",
+    "The meeting took place in Stockholm.",
+    "Officials said new sanctions would follow.",
+]
+
+
+def sentence(i: int, group: int | None = None, article: int = 1, for_labeling: bool = True, **extra) -> dict:
+    """One sentence record as `stance ingest` writes it."""
+    rec = {
+        "sentence_id": f"s-{i:016x}", "article_id": f"a-{article:016x}", "index": i,
+        "text": TEXTS[i % len(TEXTS)] + ("" if i < len(TEXTS) else f" ({i})"),
+        "start": 0, "end": 10, "prev_text": None if i == 0 else f"Previous sentence {i}.",
+        "next_text": f"Next sentence {i}.", "kind": "body", "lang": "en", "for_labeling": for_labeling,
+        "group_id": f"g-{(i if group is None else group):016x}", "title": f"Article {article}",
+        "source": "Example Wire", "url": f"https://example.org/{article}", "date": "2024-03-01",
+        "source_path": f"raw/{article}.html",
+    }
+    rec.update(extra)
+    return rec
+
+
+def write_sentences(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def choices(*tags: str) -> list[dict]:
+    """An annotation/prediction result choosing `tags`."""
+    return [{"from_name": "stance", "to_name": "text", "type": "choices", "value": {"choices": list(tags)}}]
+
+
+def export_task(task_id: int, sid: str, annotations: list[dict], text: str = "A sentence.") -> dict:
+    """One task of a Label Studio JSON export."""
+    return {"id": task_id, "data": {"text": text, "sentence_id": sid, "group_id": f"g-{sid}",
+                                    "article_id": "a-1"}, "annotations": annotations}
+
+
+def ann(ann_id: int, user: int, *tags: str, cancelled: bool = False, ground_truth: bool = False) -> dict:
+    return {"id": ann_id, "completed_by": user, "result": [] if cancelled else choices(*tags),
+            "was_cancelled": cancelled, "ground_truth": ground_truth}
