@@ -1,0 +1,256 @@
+"""MLflow, wired in one place: store resolution, runs, logging, registry, export, run search.
+
+No other module calls MLflow's logging or registry APIs. The default store is a local
+SQLite database with an artifact folder in the project (data/mlflow/); --tracking-uri or
+MLFLOW_TRACKING_URI point elsewhere, e.g. at a server.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import mlflow
+import pandas as pd
+from matplotlib.figure import Figure
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from labeling.config import PROJECT_ROOT, StrictModel
+from training.pyfunc_model import ARTIFACT_KEY, StancePyfunc
+from training.scoring import load_scorer, output_frame
+
+MLFLOW_DIR = PROJECT_ROOT / "data" / "mlflow"
+MODEL_ARTIFACT = "model"
+_REQUIREMENTS = {
+    "baseline": ["mlflow", "scikit-learn", "scipy", "numpy", "pandas", "joblib"],
+    "transformer": ["mlflow", "numpy", "pandas", "onnxruntime", "transformers", "tokenizers", "torch"],
+}
+
+
+class TrackingConfig(StrictModel):
+    """Where runs go (configs/tracking.yaml); CLI --tracking-uri and MLFLOW_TRACKING_URI win."""
+
+    tracking_uri: str | None = None
+    experiment: str = "stance"
+    baseline_model_name: str = "stance-baseline"
+    finetune_model_name: str = "stance-finetune"
+    bootstrap_samples: int = 1000
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be used (unreachable server, unknown model or version)."""
+
+
+def default_tracking_uri() -> str:
+    """sqlite:///<project>/data/mlflow/mlflow.db."""
+    return f"sqlite:///{MLFLOW_DIR / 'mlflow.db'}"
+
+
+def resolve_tracking_uri(flag: str | None = None, cfg: TrackingConfig | None = None) -> str:
+    """The store to use: the CLI flag, else MLFLOW_TRACKING_URI, else the config, else the default."""
+    return flag or os.environ.get("MLFLOW_TRACKING_URI") or (cfg.tracking_uri if cfg else None) or default_tracking_uri()
+
+
+def _artifact_root(uri: str) -> str | None:
+    """Artifacts of a SQLite store live in `artifacts/` beside the database file."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri[len("sqlite:///"):]).parent / "artifacts").resolve().as_uri()
+    return None
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail early, before any training, when the store cannot be used.
+
+    http(s): GET <uri>/health must answer; sqlite: the database folder is created.
+    Raises TrackingError naming the URI.
+    """
+    if uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as resp:
+                if resp.status >= 400:
+                    raise TrackingError(f"MLflow tracking server {uri} answered HTTP {resp.status}")
+        except (urllib.error.URLError, OSError) as exc:
+            raise TrackingError(f"MLflow tracking server {uri} is not reachable: {exc}") from None
+    elif uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def use_store(uri: str) -> mlflow.MlflowClient:
+    """Point MLflow (tracking and registry) at `uri` and return a client for it."""
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _experiment_id(client: mlflow.MlflowClient, name: str, uri: str) -> str:
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    return client.create_experiment(name, artifact_location=_artifact_root(uri))
+
+
+def git_commit() -> str:
+    """HEAD of the project checkout, or "unknown" outside a git repository."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+@contextlib.contextmanager
+def tracked_run(uri: str, experiment: str, run_name: str | None = None,
+                tags: dict[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
+    """Open a run in `experiment`; a crash or Ctrl-C ends it FAILED / KILLED, never left RUNNING."""
+    client = use_store(uri)
+    exp_id = _experiment_id(client, experiment, uri)
+    run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags)
+    try:
+        mlflow.set_tag("mlflow.source.git.commit", git_commit())
+        yield run
+    except KeyboardInterrupt:
+        mlflow.end_run(status="KILLED")
+        raise
+    except BaseException:
+        mlflow.end_run(status="FAILED")
+        raise
+    mlflow.end_run(status="FINISHED")
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """{"a": {"b": 1}} -> {"a.b": "1"}; lists and tuples become their string form."""
+    flat: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value)[:6000]  # MLflow's parameter value limit
+    return flat
+
+
+def log_params(params: dict[str, Any]) -> None:
+    """Log a (nested) config once, flattened to dotted keys."""
+    mlflow.log_params(flatten(params))
+
+
+def log_dataset(meta: dict[str, Any], splits: dict[str, Sequence[dict]]) -> None:
+    """Log each split as an MLflow dataset input (digest = the content fingerprint) plus sizes."""
+    for name, rows in splits.items():
+        frame = pd.DataFrame({"id": [r["id"] for r in rows], "text": [r["text"] for r in rows],
+                              "labels": [",".join(r["labels"]) for r in rows]})
+        ds = mlflow.data.from_pandas(frame, source=str(meta.get("source", "inline")),
+                                     name=f"stance-{meta['fingerprint']}-{name}", digest=meta["fingerprint"])
+        mlflow.log_input(ds, context=name)
+    mlflow.log_params({"data.fingerprint": meta["fingerprint"],
+                       **{f"data.{name}_size": size for name, size in meta["sizes"].items()}})
+    mlflow.set_tag("data.fingerprint", meta["fingerprint"])
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    """Log a flat dict of numbers; NaN (undefined) values are skipped."""
+    clean = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not math.isnan(float(v))}
+    mlflow.log_metrics(clean, step=step)
+
+
+def log_history_entry(entry: dict[str, Any], prefix: str = "") -> None:
+    """One epoch (or C-search step) as metrics at step = entry["epoch"] or entry["step"]."""
+    step = int(entry.get("epoch", entry.get("step", 0)))
+    log_metrics({f"{prefix}{k}": v for k, v in entry.items() if k not in ("epoch", "step")}, step=step)
+
+
+def log_figure(fig: Figure, artifact_file: str) -> None:
+    """Save a matplotlib figure as a PNG artifact of the active run."""
+    mlflow.log_figure(fig, artifact_file)
+
+
+def log_model(model_dir: Path, registered_name: str | None, example_texts: Sequence[str]) -> dict[str, Any]:
+    """Log `model_dir` as a StancePyfunc with signature and input example; register it.
+
+    Returns {"model_uri", "name", "version"} (name/version None when not registered).
+    """
+    scorer = load_scorer(model_dir)
+    example = pd.DataFrame({"text": list(example_texts)[:3] or ["Example sentence."]})
+    output = output_frame(scorer.tags, scorer.thresholds, scorer.predict_proba(example["text"].tolist()))
+    reqs = []
+    for pkg in _REQUIREMENTS.get(scorer.kind, []):
+        with contextlib.suppress(metadata.PackageNotFoundError):  # optional extras, pinned when present
+            reqs.append(f"{pkg}=={metadata.version(pkg)}")
+    info = mlflow.pyfunc.log_model(
+        name=MODEL_ARTIFACT, python_model=StancePyfunc(), artifacts={ARTIFACT_KEY: str(model_dir)},
+        signature=infer_signature(example, output), input_example=example,
+        registered_model_name=registered_name, pip_requirements=reqs,
+    )
+    version = getattr(info, "registered_model_version", None)
+    return {"model_uri": info.model_uri, "name": registered_name, "version": str(version) if version else None}
+
+
+def promote(uri: str, name: str, version: str, alias: str) -> None:
+    """Point `alias` of registered model `name` at `version`. Raises TrackingError when absent."""
+    client = use_store(uri)
+    try:
+        client.get_model_version(name, str(version))
+        client.set_registered_model_alias(name, alias, str(version))
+    except MlflowException as exc:
+        raise TrackingError(f"cannot promote {name} version {version} in {uri}: {exc.message}") from None
+
+
+def list_models(uri: str) -> list[dict[str, Any]]:
+    """Every registered model version: name, version, aliases, run_id, created (ms since epoch)."""
+    client = use_store(uri)
+    rows = []
+    for model in client.search_registered_models():
+        aliases: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            aliases.setdefault(str(version), []).append(alias)
+        for mv in client.search_model_versions(f"name='{model.name}'"):
+            rows.append({"name": mv.name, "version": str(mv.version), "aliases": sorted(aliases.get(str(mv.version), [])),
+                         "run_id": mv.run_id, "created": mv.creation_timestamp})
+    return sorted(rows, key=lambda r: (r["name"], int(r["version"])))
+
+
+def download_model(model_uri: str, out_dir: Path, uri: str) -> Path:
+    """Copy the MLflow model at `model_uri` to `out_dir` (replaced only when complete)."""
+    use_store(uri)
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.") as tmp:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
+        except MlflowException as exc:
+            raise TrackingError(f"model URI {model_uri!r} does not resolve in {uri}: {exc.message}") from None
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        shutil.move(str(local), str(out_dir))
+    return out_dir
+
+
+def search_runs(uri: str, experiment: str, max_results: int = 50) -> list[dict[str, Any]]:
+    """Runs of `experiment`, newest first: run_id, name, status, start, params, metrics, tags."""
+    client = use_store(uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return []
+    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=max_results)
+    return [{"run_id": r.info.run_id, "name": r.info.run_name, "status": r.info.status,
+             "start_time": r.info.start_time, "params": dict(r.data.params), "metrics": dict(r.data.metrics),
+             "tags": dict(r.data.tags)} for r in runs]
+
+
+def log_to_existing_run(uri: str, run_id: str, metrics: dict[str, float], figures: dict[str, Figure]) -> None:
+    """Add metrics and PNG figures to a finished run (e.g. `stance evaluate --log-to-run`)."""
+    client = use_store(uri)
+    for key, value in metrics.items():
+        if not math.isnan(float(value)):
+            client.log_metric(run_id, key, float(value))
+    for name, fig in figures.items():
+        client.log_figure(run_id, fig, name)
