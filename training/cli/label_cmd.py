@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -48,7 +49,8 @@ def _console() -> Console:
 
 
 def _fail(console: Console, exc: BaseException, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error:[/red] {exc}")
+    # soft_wrap: keep paths and URLs in the message on one line (copy-paste, grep)
+    console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
     return typer.Exit(code)
 
 
@@ -213,7 +215,8 @@ def pull_cmd(
 def _pull_summary(console: Console, outcome) -> None:
     c, d = outcome.result.counts, outcome.diff
     state = "new snapshot" if outcome.written else "no changes since snapshot"
-    table = Table(title=f"{state} {outcome.snapshot}", show_header=False)
+    console.print(f"{state}: {outcome.snapshot}", soft_wrap=True, highlight=False)
+    table = Table(title="annotations", show_header=False)
     for key in ("tasks", "labeled", "unlabeled", "annotations", "cancelled", "disputed", "adjudicated"):
         table.add_row(key, str(c.get(key, 0)))
     if outcome.written:
