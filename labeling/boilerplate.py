@@ -55,6 +55,10 @@ _BULLET = re.compile(r"^\s*[•·▪►■□●○]\s*")
 _SOURCE_LINE = re.compile(r"^(source|sources|via|credit|tags?|topics?|categories|filed under)\s*:", re.IGNORECASE)
 _STANDALONE_DATELINE = re.compile(r"^[A-Z][a-z]+(?:\s*[-–—]\s*|,\s+)[A-Z][A-Za-z]+\.?$")
 
+# A menu, notice or caption is never this long; longer lines are article text (and
+# skipping the phrase rules keeps a 50 MB single-line article fast).
+MAX_BOILERPLATE_CHARS = 2000
+
 # Markers after which the rest of a page is comment lists, teasers or footers.
 FOOTER_MARKER = re.compile(
     r"^(you may (also )?like|you might (also )?like|leave a (comment|reply)|do you want to leave a comment|"
@@ -94,6 +98,8 @@ def line_reason(line: str) -> str | None:
     read-more, comments, social, counter, link. Long prose lines are only dropped by
     phrase rules that do not occur in news prose (cookies, ©, "READ MORE:").
     """
+    if len(line) > MAX_BOILERPLATE_CHARS:
+        return None
     n_words = len(words(line))
     if len(_ICON.findall(line)) >= 3 and len(_ICON.findall(line)) >= 0.3 * max(n_words, 1):
         return "icons"

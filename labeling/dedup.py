@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,7 +81,9 @@ class GroupIndex:
         o = self.options
         if o.num_perm % o.rows_per_band:
             raise ValueError(f"num_perm ({o.num_perm}) must be a multiple of rows_per_band ({o.rows_per_band})")
-        self._template = MinHash(num_perm=o.num_perm, seed=7)
+        # One MinHash reused (cleared per sentence): building one costs more than hashing a sentence.
+        # crc32 is a fast C hash; datasketch's affine32 scheme mixes it before permuting.
+        self._minhash = MinHash(num_perm=o.num_perm, seed=7, hashfunc=zlib.crc32)
         self._bands = np.zeros((1024, o.num_perm // o.rows_per_band), dtype=np.uint64)
         self._stems = np.zeros(8192, dtype=np.int64)
         self._offsets = [0]
@@ -103,7 +106,8 @@ class GroupIndex:
             self._stems = np.resize(self._stems, max(need, int(len(self._stems) * _GROWTH)))
 
     def _signature(self, stems: list[str]) -> np.ndarray:
-        m = MinHash(num_perm=self.options.num_perm, seed=7, permutations=self._template.permutations, scheme="affine32")
+        m = self._minhash
+        m.clear()
         m.update_batch([s.encode("utf-8") for s in stems])
         hv = np.ascontiguousarray(m.hashvalues, dtype=np.uint32)
         r = self.options.rows_per_band
@@ -124,9 +128,9 @@ class GroupIndex:
         self._offsets.append(start + len(stems))
         exact = hash(_normalized(text))
         self._exact_of[n] = self._exact.setdefault(exact, n)
-        if stems:
+        if stems and self._exact_of[n] == n:
             self._bands[n] = self._signature(stems)
-        else:
+        else:  # no content words, or an exact repeat (joined by the exact map): keep out of LSH
             self._bands[n] = np.iinfo(np.uint64).max - np.arange(self._bands.shape[1], dtype=np.uint64) - n * 131
         return n
 

@@ -54,8 +54,11 @@ def _hex(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
-def process_article(article: Article, options: IngestOptions) -> tuple[list[dict], CleanResult]:
-    """Clean, split and language-tag one article; returns (records without group ids, cleaning result)."""
+def iter_records(article: Article, options: IngestOptions) -> tuple[CleanResult, str, Iterator[dict]]:
+    """Clean, split and tag one article; returns (cleaning result, article id, lazy records).
+
+    Records are built one at a time, so a huge single-line article never holds them all.
+    """
     cleaned = clean_article(article.text, title=article.title, options=options.clean)
     spans = split_lines(cleaned.text, cleaned.lines)
     texts = [cleaned.text[s.start:s.end] for s in spans]
@@ -69,25 +72,27 @@ def process_article(article: Article, options: IngestOptions) -> tuple[list[dict
         "date": article.date or header.get("date"),
         "source_path": article.source_path,
     }
-    records = []
-    for i, (span, text, lang) in enumerate(zip(spans, texts, langs)):
-        records.append({
-            "sentence_id": "s-" + _hex(f"{article_id}\x1f{i}\x1f{text}"),
-            "article_id": article_id,
-            "index": i,
-            "text": text,
-            "start": span.start,
-            "end": span.end,
-            "prev_text": texts[i - 1] if i > 0 else None,
-            "next_text": texts[i + 1] if i + 1 < len(texts) else None,
-            "kind": span.kind,
-            "lang": lang,
-            # Datelines are provenance, not statements: never sent to annotators.
-            "for_labeling": lang in options.languages and span.kind != "dateline",
-            "group_id": None,
-            **provenance,
-        })
-    return records, cleaned
+
+    def records() -> Iterator[dict]:
+        for i, (span, text, lang) in enumerate(zip(spans, texts, langs)):
+            yield {
+                "sentence_id": "s-" + _hex(f"{article_id}\x1f{i}\x1f{text}"),
+                "article_id": article_id,
+                "index": i,
+                "text": text,
+                "start": span.start,
+                "end": span.end,
+                "prev_text": texts[i - 1] if i > 0 else None,
+                "next_text": texts[i + 1] if i + 1 < len(texts) else None,
+                "kind": span.kind,
+                "lang": lang,
+                # Datelines are provenance, not statements: never sent to annotators.
+                "for_labeling": lang in options.languages and span.kind != "dateline",
+                "group_id": None,
+                **provenance,
+            }
+
+    return cleaned, article_id, records()
 
 
 def article_sentences(article: Article, options: IngestOptions) -> list[dict]:
@@ -96,7 +101,7 @@ def article_sentences(article: Article, options: IngestOptions) -> list[dict]:
     Inputs: an Article from iter_articles (or built by the caller) and the options.
     Output: records in text order with offsets into the cleaned article text.
     """
-    return process_article(article, options)[0]
+    return list(iter_records(article, options)[2])
 
 
 @dataclass
@@ -117,20 +122,22 @@ class IngestSummary:
     groups: GroupReport = field(default_factory=GroupReport)
 
 
-def _account(summary: IngestSummary, article: Article, records: list[dict], cleaned: CleanResult) -> None:
+def _account(summary: IngestSummary, article: Article, cleaned: CleanResult) -> None:
     summary.files.add(article.source_path)
     summary.articles += 1
     summary.bytes_in += len(article.text.encode("utf-8"))
-    summary.empty_articles += not records
-    summary.sentences += len(records)
+    summary.empty_articles += not cleaned.lines
     summary.dropped.update(cleaned.dropped)
     room = MAX_DROPPED_SHOWN - len(summary.dropped_lines)
     where = article.source_path + (f":{article.line}" if article.line is not None else "")
     summary.dropped_lines.extend((where, r, line) for r, line in cleaned.dropped_lines[:max(room, 0)])
-    for rec in records:
-        summary.languages[rec["lang"]] += 1
-        summary.kinds[rec["kind"]] += 1
-        summary.for_labeling += rec["for_labeling"]
+
+
+def _count(summary: IngestSummary, rec: dict) -> None:
+    summary.sentences += 1
+    summary.languages[rec["lang"]] += 1
+    summary.kinds[rec["kind"]] += 1
+    summary.for_labeling += rec["for_labeling"]
 
 
 def _spool(inputs: list[str], options: IngestOptions, spool, index: GroupIndex, summary: IngestSummary,
@@ -140,31 +147,34 @@ def _spool(inputs: list[str], options: IngestOptions, spool, index: GroupIndex, 
         if isinstance(item, ReadError):
             summary.skipped.append(item)
             continue
-        records, cleaned = process_article(item, options)
-        aid = records[0]["article_id"] if records else None
+        cleaned, aid, records = iter_records(item, options)
         where = item.source_path + (f":{item.line}" if item.line is not None else "")
-        if aid is not None and aid in seen_ids:
+        if cleaned.lines and aid in seen_ids:
             summary.skipped.append(ReadError(item.source_path, item.line, f"duplicate article {aid} (first read from {seen_ids[aid]})"))
             continue
-        if aid is not None:
+        if cleaned.lines:
             seen_ids[aid] = where
-        _account(summary, item, records, cleaned)
-        article_no = summary.articles
+        _account(summary, item, cleaned)
+        article_no, before = summary.articles, summary.sentences
         for rec in records:
+            _count(summary, rec)
             index.add(rec["sentence_id"], rec["text"], article_no)
-            spool.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            spool.write(json.dumps({k: rec[k] for k in RECORD_FIELDS}, ensure_ascii=False) + "\n")
         if progress:
-            progress(1, len(records))
+            progress(1, summary.sentences - before)
 
 
-def _read_spool(path: Path, group_ids: list[str], examples: dict[str, dict]) -> Iterator[dict[str, Any]]:
+# Inside JSON strings quotes are escaped, so this literal can only be the record's own key.
+_NULL_GROUP = '"group_id": null'
+
+
+def _spooled_lines(path: Path, group_ids: list[str], examples: dict[str, dict]) -> Iterator[str]:
+    """Spooled JSON lines with their group id filled in (no re-parsing: the slow part of a rewrite)."""
     with open(path, encoding="utf-8") as fh:
         for line, gid in zip(fh, group_ids):
-            rec = json.loads(line)
-            rec["group_id"] = gid
             if gid in examples and examples[gid]["example"] is None:
-                examples[gid]["example"] = rec["text"]
-            yield rec
+                examples[gid]["example"] = json.loads(line)["text"]
+            yield line.replace(_NULL_GROUP, f'"group_id": "{gid}"', 1)
 
 
 def _write_parquet(target: Path, rows: Iterator[dict[str, Any]], batch: int = 5000) -> None:
@@ -185,10 +195,9 @@ def _write_parquet(target: Path, rows: Iterator[dict[str, Any]], batch: int = 50
                 writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
 
 
-def _write_jsonl(target: Path, rows: Iterator[dict[str, Any]]) -> None:
+def _write_jsonl(target: Path, lines: Iterator[str]) -> None:
     with atomic_open(target) as fh:
-        for row in rows:
-            fh.write(json.dumps({k: row[k] for k in RECORD_FIELDS}, ensure_ascii=False) + "\n")
+        fh.writelines(lines)
 
 
 def run_ingest(inputs: list[str], out: Path | str, options: IngestOptions,
@@ -212,11 +221,11 @@ def run_ingest(inputs: list[str], out: Path | str, options: IngestOptions,
             _spool(inputs, options, spool, index, summary, progress)
         group_ids, summary.groups = index.finish()
         examples = {row["group_id"]: row for row in summary.groups.largest}
-        rows = _read_spool(spool_path, group_ids, examples)
+        lines = _spooled_lines(spool_path, group_ids, examples)
         if options.format == "parquet":
-            _write_parquet(out, rows)
+            _write_parquet(out, (json.loads(line) for line in lines))
         else:
-            _write_jsonl(out, rows)
+            _write_jsonl(out, lines)
     finally:
         spool_path.unlink(missing_ok=True)
     return summary

@@ -20,7 +20,6 @@ from labeling.clean import CleanLine
 _CANDIDATE = re.compile(r"[.!?…]+")
 _CLOSERS = "\"”’'»)]"
 _OPENERS = "\"“‘'«(["
-_WORD_BEFORE = re.compile(r"([\w.'’\-]*)$")
 _NEXT_WORD = re.compile(r"[\"“‘'«(\[]?(\w[\w'’\-]*)")
 _ATTRIBUTION = re.compile(
     r"(?:(?:[A-Z][\w'’\-]*|the|a|an|his|her|its|their)\s+){0,5}"
@@ -58,9 +57,14 @@ class Span:
     kind: str
 
 
+def _token_before(text: str, pos: int) -> str:
+    """The non-space token ending at `pos` (at most 40 characters back: constant time)."""
+    return text[text.rfind(" ", max(0, pos - 40), pos) + 1:pos]
+
+
 def _is_abbreviation(text: str, dot: int, nxt: str) -> bool:
     """Is the period at `dot` part of an abbreviation, given the next word `nxt`?"""
-    token = _WORD_BEFORE.search(text, max(0, dot - 40), dot).group(1).lstrip(_OPENERS)
+    token = _token_before(text, dot).lstrip(_OPENERS)
     core = token.rstrip(".").lower()
     if not core:
         return False
@@ -108,7 +112,7 @@ def _boundary_after(text: str, m: re.Match, end: int) -> tuple[int, int] | None:
             return None
     if glued:
         # `Council.Lavrov`: only after a lowercase word, so `U.S.Army` and `3.5` stay whole.
-        word = _WORD_BEFORE.search(text, max(0, m.start() - 40), m.start()).group(1)
+        word = _token_before(text, m.start()).lstrip(_OPENERS)
         if len(punct) != 1 or not re.fullmatch(r"\w*[a-z]{2}", word) or nxt[0].isdigit():
             return None
     if punct == "." and _is_abbreviation(text, m.start(), nxt):
