@@ -168,6 +168,11 @@ def log_history_entry(entry: dict[str, Any], prefix: str = "") -> None:
     log_metrics({f"{prefix}{k}": v for k, v in entry.items() if k not in ("epoch", "step")}, step=step)
 
 
+def set_run_tag(key: str, value: str) -> None:
+    """Tag the active run (e.g. which registered model version it produced)."""
+    mlflow.set_tag(key, value)
+
+
 def log_figure(fig: Figure, artifact_file: str) -> None:
     """Save a matplotlib figure as a PNG artifact of the active run."""
     mlflow.log_figure(fig, artifact_file)

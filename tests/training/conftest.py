@@ -32,7 +32,7 @@ def make_rows(n: int = 80, seed: int = 0, prefix: str = "r") -> list[dict]:
         if tag == "accusation" and i % 3 == 0:
             text = f"{a} accused {b} and threatened to deploy troops near its border."
             labels = ["escalation", "accusation"]
-        group = f"g-{i // 2 if i % 4 < 2 else i}"
+        group = f"g-{i // 2}" if i % 4 < 2 else f"g-solo-{i}"
         rows.append({"id": f"{prefix}{i}", "text": text, "labels": labels, "group_id": group,
                      "article_id": f"a-{i // 3}"})
     return rows

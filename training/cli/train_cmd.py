@@ -1,8 +1,184 @@
-"""`stance` commands for train (filled in by its issue)."""
+"""`stance dataset build`, `stance train baseline|finetune` (and the model/run groups, registered here).
+
+Commands validate everything (labeled rows, config, tracking store, backbone) before any
+training starts; user errors print one red line and exit 2.
+"""
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from labeling.config import CONFIG_DIR, ConfigError, load_config
+from labeling.schema import load_schema
+from training.cli import models_cmd, runs_cmd
+
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, RuntimeError, ConfigError)
+TrackingOpt = typer.Option(None, "--tracking-uri", help="MLflow store; default MLFLOW_TRACKING_URI or data/mlflow/mlflow.db.")
+
+
+@contextlib.contextmanager
+def user_errors(console: Console, code: int = 2) -> Iterator[None]:
+    """Turn user-facing errors (bad data, config, store) into a red message and exit `code`."""
+    try:
+        yield
+    except USER_ERRORS as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(code) from None
+
+
+def _counts_table(meta: dict[str, Any]) -> Table:
+    table = Table(title=f"dataset {meta['fingerprint']}  ({meta['source']})")
+    table.add_column("split")
+    table.add_column("rows", justify="right")
+    keys = list(meta["tags"]) + ["none"]
+    for key in keys:
+        table.add_column(key, justify="right")
+    for name, counts in meta["tag_counts"].items():
+        table.add_row(name, str(meta["sizes"][name]), *(str(counts[k]) for k in keys))
+    return table
+
+
+def dataset_build(
+    source: Path = typer.Argument(..., help="Labeled JSONL, a snapshot directory, or data/annotations/ (newest snapshot)."),
+    out: Path = typer.Option(..., "--out", help="Output directory for the DatasetDict (replaced atomically)."),
+    config: Path = typer.Option(CONFIG_DIR / "dataset.yaml", "--config", help="Split ratios and seed (YAML)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the split seed."),
+) -> None:
+    """Split labeled sentences into train/validation/test without group or article leakage."""
+    from training.dataset import DatasetConfig, save_dataset
+    from training.experiment import prepare_splits
+
+    console = Console()
+    with user_errors(console):
+        cfg = load_config(DatasetConfig, config, {"seed": seed})
+        splits, meta = prepare_splits(source, load_schema().names, cfg)
+        save_dataset(splits, meta, out)
+    console.print(_counts_table(meta))
+    console.print(f"saved to [bold]{out}[/] (fingerprint {meta['fingerprint']})")
+
+
+def _result_table(summary: dict[str, Any]) -> Table:
+    test = summary.get("test") or summary.get("validation")
+    split = "test" if summary.get("test") else "validation"
+    table = Table(title=f"{split} set ({test['n']} sentences)")
+    for col in ("tag", "precision", "recall", "F1", "PR-AUC", "support"):
+        table.add_column(col, justify="right" if col != "tag" else "left")
+    for tag, m in test["per_tag"].items():
+        table.add_row(tag, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}",
+                      f"{m['pr_auc']:.3f}", str(m["support"]))
+    table.add_section()
+    for avg in ("macro", "micro"):
+        table.add_row(f"{avg} F1", "", "", f"{test[f'{avg}_f1']:.3f}",
+                      f"[{test[f'{avg}_f1_low']:.3f}, {test[f'{avg}_f1_high']:.3f}]", "")
+    return table
+
+
+def _print_summary(console: Console, summary: dict[str, Any]) -> None:
+    if "test" in summary or "validation" in summary:
+        console.print(_result_table(summary))
+    console.print(f"run [bold]{summary['run_id']}[/]  data {summary['fingerprint']}  sizes {summary['sizes']}")
+    console.print(f"trained in {summary['train_seconds']:.1f} s ({summary['sentences_per_second']:.0f} sentences/s)"
+                  f"  params {({k: v for k, v in summary['params'].items() if k != 'thresholds'})}")
+    if summary.get("version"):
+        console.print(f"registered [bold]models:/{summary['name']}/{summary['version']}[/]; promote with "
+                      f"`stance models promote {summary['name']} {summary['version']} --alias champion`")
+
+
+def _print_cv(console: Console, outcome: dict[str, Any], tags: list[str]) -> None:
+    table = Table(title=f"grouped {outcome['k']}-fold cross-validation (run {outcome['run_id']})")
+    for col in ("metric", "mean", "std", "min", "max"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    names = ["macro_f1", "micro_f1"] + [f"f1_{t}" for t in tags]
+    for name in names:
+        if name in outcome["summary"]:
+            s = outcome["summary"][name]
+            table.add_row(name, *(f"{s[k]:.3f}" for k in ("mean", "std", "min", "max")))
+    console.print(table)
+
+
+def _train(kind: str, source: Path, config: Path, overrides: dict[str, Any], tracking_uri: Optional[str],
+           register_as: Optional[str], keep: Optional[Path], cv: Optional[int]) -> None:
+    from training import tracking
+    from training.dataset import DatasetConfig, summarize
+    from training.experiment import cross_validate_tracked, prepare_splits, train_tracked
+
+    console = Console()
+    with user_errors(console):
+        tags = load_schema().names
+        tcfg = load_config(tracking.TrackingConfig, CONFIG_DIR / "tracking.yaml")
+        if kind == "baseline":
+            from training.baseline import BaselineConfig as cfg_cls
+        else:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from local packages only
+            from training.finetune import FinetuneConfig as cfg_cls
+        cfg = load_config(cfg_cls, config, overrides)  # validates the backbone path too
+        uri = tracking.resolve_tracking_uri(tracking_uri, tcfg)
+        splits, meta = prepare_splits(source, tags, load_config(DatasetConfig, CONFIG_DIR / "dataset.yaml"))
+        tracking.check_reachable(uri)
+        name = register_as or (tcfg.baseline_model_name if kind == "baseline" else tcfg.finetune_model_name)
+        if cv:
+            rows = [r for part in splits.values() for r in part]
+            all_meta = summarize({"all": rows}, tags, load_config(DatasetConfig, CONFIG_DIR / "dataset.yaml"), meta["source"])
+            with console.status(f"{cv}-fold cross-validation of the {kind}..."):
+                outcome = cross_validate_tracked(kind, rows, all_meta, tags, cfg, cv, getattr(cfg, "seed", 13), uri, tcfg,
+                                                 on_fold=lambda f, m: console.print(f"fold {f}: macro-F1 {m['macro_f1']:.3f}"))
+            _print_cv(console, outcome, tags)
+            return
+        console.print(f"training {kind} on {meta['sizes']} (data {meta['fingerprint']}), tracking at {uri}")
+
+        def show_epoch(entry: dict[str, Any]) -> None:
+            console.print("  " + "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in entry.items()))
+
+        with console.status(f"training the {kind}..."):
+            summary = train_tracked(kind, splits, meta, tags, cfg, uri, tcfg, name, keep, on_epoch=show_epoch)
+    _print_summary(console, summary)
+
+
+def train_baseline_command(
+    source: Path = typer.Argument(..., help="Dataset directory (stance dataset build), labeled JSONL or snapshot."),
+    config: Path = typer.Option(CONFIG_DIR / "baseline.yaml", "--config", help="Baseline hyper-parameters (YAML)."),
+    tracking_uri: Optional[str] = TrackingOpt,
+    register_as: Optional[str] = typer.Option(None, "--register-as", help="Registered model name (default stance-baseline)."),
+    keep: Optional[Path] = typer.Option(None, "--keep", help="Also keep the raw model directory here."),
+    cv: Optional[int] = typer.Option(None, "--cv", min=2, help="Grouped K-fold instead: mean and spread per metric."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the seed."),
+) -> None:
+    """TF-IDF word + char n-grams into one-vs-rest logistic regression; C chosen by grouped CV."""
+    _train("baseline", source, config, {"seed": seed}, tracking_uri, register_as, keep, cv)
+
+
+def train_finetune_command(
+    source: Path = typer.Argument(..., help="Dataset directory (stance dataset build), labeled JSONL or snapshot."),
+    config: Path = typer.Option(CONFIG_DIR / "finetune.yaml", "--config", help="Fine-tuning hyper-parameters (YAML)."),
+    tracking_uri: Optional[str] = TrackingOpt,
+    register_as: Optional[str] = typer.Option(None, "--register-as", help="Registered model name (default stance-finetune)."),
+    keep: Optional[Path] = typer.Option(None, "--keep", help="Also keep the raw model directory here (must not exist)."),
+    cv: Optional[int] = typer.Option(None, "--cv", min=2, help="Grouped K-fold instead: mean and spread per metric."),
+    backbone: Optional[str] = typer.Option(None, "--backbone", help="Local model directory or cached hub name."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs (early stopping may end sooner)."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="Token limit per sentence."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Training batch size."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the seed."),
+) -> None:
+    """Fine-tune a transformer (default all-MiniLM-L6-v2) for multi-label stance."""
+    overrides = {"backbone": backbone, "epochs": epochs, "max_length": max_length, "batch_size": batch_size, "seed": seed}
+    _train("finetune", source, config, overrides, tracking_uri, register_as, keep, cv)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the top-level app."""
+    """Add `dataset`, `train`, `models`, `runs` and `evaluate` to the top-level app."""
+    dataset_app = typer.Typer(help="Build grouped, stratified train/validation/test splits.", no_args_is_help=True)
+    train_app = typer.Typer(help="Train a model, log it to MLflow and register it.", no_args_is_help=True)
+    dataset_app.command("build")(dataset_build)
+    train_app.command("baseline")(train_baseline_command)
+    train_app.command("finetune")(train_finetune_command)
+    app.add_typer(dataset_app, name="dataset")
+    app.add_typer(train_app, name="train")
+    models_cmd.register(app)
+    runs_cmd.register(app)
