@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -29,16 +30,15 @@ from training.predict_io import (
     write_errors,
     write_table_stream,
 )
-from training.scoring import Scorer, output_frame
+from training.predict_workers import default_workers, run_chunks
+from training.scoring import Scorer
 from training.summary import summarize, summary_schema
-
-MODES = ("articles", "sentences")
-
 
 class PredictOptions(StrictModel):
     """How `stance predict` reads and scores (configs/predict.yaml overrides the defaults)."""
 
     batch_size: int = Field(1024, gt=0, description="sentences scored per call and committed per part")
+    workers: int | None = Field(None, gt=0, description="processes that split and score; default: cores for the baseline, 1 for transformers")
     text_col: str = Field("text", min_length=1, description="text field of --sentences records")
     id_col: str = Field("id", min_length=1, description="id field of --sentences records")
     top_n: int = Field(3, gt=0, description="top sentences per tag in the summary")
@@ -77,25 +77,60 @@ class PredictReport:
 ProgressFn = Callable[[int, int], None]  # (units advanced, sentences advanced)
 
 
-def sentence_units(inputs: Sequence[Path | str], options: PredictOptions) -> Iterator[Unit]:
-    """Units for `--sentences`: one per record of JSONL/CSV/Parquet input (or per error).
+@dataclass
+class Item:
+    """One raw input item before splitting: its resume key, a size estimate, and the payload.
+
+    `weight` estimates its sentences, so chunks can be cut before the (costly) split.
+    """
+
+    key: str
+    weight: int
+    payload: Any
+
+
+@dataclass
+class Source:
+    """Raw items plus the picklable function that turns one into a Unit (run in workers)."""
+
+    items: Iterator[Item]
+    to_unit: Callable[[Item], Unit]
+    mode: str
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha1("\x1f".join(map(str, parts)).encode("utf-8")).hexdigest()[:10]
+
+
+def sentence_source(inputs: Sequence[Path | str], options: PredictOptions) -> Source:
+    """Items for `--sentences`: one per record of JSONL/CSV/Parquet input (or per error)."""
+
+    def items() -> Iterator[Item]:
+        for rec in iter_records(inputs):
+            if isinstance(rec, RecordError):
+                yield Item(f"{rec.source}:{rec.line}", 0, rec.as_dict())
+            else:
+                key = f"{rec.source}:{rec.line}:{_digest(rec.data.get(options.id_col), rec.data.get(options.text_col))}"
+                yield Item(key, 1, rec)
+
+    return Source(items(), partial(_sentence_unit, options=options), "sentences")
+
+
+def _sentence_unit(item: Item, options: PredictOptions) -> Unit:
+    if isinstance(item.payload, dict):
+        return Unit(key=item.key, error=item.payload)
+    row = sentence_row(item.payload, options)
+    if isinstance(row, RecordError):
+        return Unit(key=item.key, error=row.as_dict())
+    return Unit(key=item.key, rows=[row])
+
+
+def sentence_row(record: Record, options: PredictOptions) -> dict[str, Any] | RecordError:
+    """The output id columns of one sentence record, or a RecordError when it has no text.
 
     The id comes from `id_col` (falling back to `sentence_id`, then a hash of the text);
     `article_id` and `index` are kept when the record has them (e.g. `stance ingest` output).
     """
-    for item in iter_records(inputs):
-        if isinstance(item, RecordError):
-            yield Unit(key=f"{item.source}:{item.line}", error=item.as_dict())
-            continue
-        row = sentence_row(item, options)
-        if isinstance(row, RecordError):
-            yield Unit(key=f"{row.source}:{row.line}", error=row.as_dict())
-        else:
-            yield Unit(key=row["sentence_id"], rows=[row])
-
-
-def sentence_row(record: Record, options: PredictOptions) -> dict[str, Any] | RecordError:
-    """The output id columns of one sentence record, or a RecordError when it has no text."""
     data = record.data
     text = data.get(options.text_col)
     if not isinstance(text, str) or not text.strip():
@@ -116,77 +151,73 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
-def article_units(inputs: Sequence[Path | str], ingest_options: Any) -> Iterator[Unit]:
-    """Units for article input: everything `stance ingest` reads, cleaned and split the same way.
+# Characters per sentence in news text, to size chunks before articles are split.
+_CHARS_PER_SENTENCE = 150
+
+
+def article_source(inputs: Sequence[Path | str], ingest_options: Any) -> Source:
+    """Items for article input: everything `stance ingest` reads, cleaned and split the same way.
 
     `ingest_options` is a labeling.ingest.IngestOptions (its `read` part names table columns).
     """
-    from labeling.ingest import article_sentences
     from labeling.readers import ReadError, iter_articles
 
-    for item in iter_articles([str(p) for p in inputs], ingest_options.read):
-        if isinstance(item, ReadError):
-            error = {"source": str(item.path), "line": item.line, "error": str(item.message)}
-            yield Unit(key=f"{item.path}:{item.line}", error=error)
-            continue
-        rows = [
-            {"article_id": s["article_id"], "sentence_id": s["sentence_id"], "index": int(s["index"]), "text": s["text"]}
-            for s in article_sentences(item, ingest_options)
-        ]
-        yield Unit(key=f"{item.source_path}:{item.line}", rows=rows, is_article=True)
+    def items() -> Iterator[Item]:
+        for art in iter_articles([str(p) for p in inputs], ingest_options.read):
+            if isinstance(art, ReadError):
+                yield Item(f"{art.path}:{art.line}", 0, {"source": str(art.path), "line": art.line, "error": str(art.message)})
+            else:
+                yield Item(f"{art.source_path}:{art.line}:{_digest(art.article_id, art.text)}",
+                           1 + len(art.text) // _CHARS_PER_SENTENCE, art)
+
+    return Source(items(), partial(_article_unit, ingest_options=ingest_options), "articles")
 
 
-def chunks(units: Iterable[Unit], size: int) -> Iterator[list[Unit]]:
-    """Group units into lists holding at least `size` sentence rows (except the last).
+def _article_unit(item: Item, ingest_options: Any) -> Unit:
+    from labeling.ingest import article_sentences
 
-    Units are never split, so an article's sentences always land in the same chunk.
+    if isinstance(item.payload, dict):
+        return Unit(key=item.key, error=item.payload)
+    rows = [
+        {"article_id": s["article_id"], "sentence_id": s["sentence_id"], "index": int(s["index"]), "text": s["text"]}
+        for s in article_sentences(item.payload, ingest_options)
+    ]
+    return Unit(key=item.key, rows=rows, is_article=True)
+
+
+def chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """Group items into lists of about `size` estimated sentences.
+
+    Items are never split, so an article's sentences always land in the same chunk.
     """
-    chunk: list[Unit] = []
-    rows = 0
-    for unit in units:
-        chunk.append(unit)
-        rows += len(unit.rows)
-        if rows >= size:
+    chunk: list[Item] = []
+    weight = 0
+    for item in items:
+        chunk.append(item)
+        weight += item.weight
+        if weight >= size:
             yield chunk
-            chunk, rows = [], 0
+            chunk, weight = [], 0
     if chunk:
         yield chunk
 
 
-def skip_done(units: Iterator[Unit], run: PartialRun) -> Iterator[Unit]:
-    """Drop the units an interrupted run already committed, checking the inputs did not change.
+def skip_done(items: Iterator[Item], run: PartialRun) -> Iterator[Item]:
+    """Drop the items an interrupted run already committed, checking the inputs did not change.
 
-    Raises ResumeError when the unit at the resume point is not the one the interrupted run
-    ended with, or when the input has fewer units than were already done.
+    Raises ResumeError when the item at the resume point is not the one the interrupted run
+    ended with, or when the input has fewer items than were already done.
     """
     for i in range(run.units_done):
-        unit = next(units, None)
-        if unit is None:
+        item = next(items, None)
+        if item is None:
             raise ResumeError(f"the input has only {i} items but the interrupted run already did {run.units_done}; rerun without --resume")
-        if i == run.units_done - 1 and unit.key != run.last_unit:
+        if i == run.units_done - 1 and item.key != run.last_unit:
             raise ResumeError(
-                f"the input changed since the interrupted run: item {i + 1} is {unit.key!r}, "
+                f"the input changed since the interrupted run: item {i + 1} is {item.key!r}, "
                 f"expected {run.last_unit!r}; rerun without --resume"
             )
-    yield from units
-
-
-def score_chunk(chunk: Sequence[Unit], scorer: Scorer, schema: pa.Schema) -> pa.Table:
-    """Score every sentence row of a chunk in one `predict_proba` call; returns the output rows."""
-    rows = [row for unit in chunk for row in unit.rows]
-    tags = list(scorer.tags)
-    probs = scorer.predict_proba([r["text"] for r in rows])
-    scored = output_frame(tags, scorer.thresholds, probs)
-    columns = {
-        "article_id": [r["article_id"] for r in rows],
-        "sentence_id": [r["sentence_id"] for r in rows],
-        "index": [r["index"] for r in rows],
-        "text": [r["text"] for r in rows],
-        "labels": scored["labels"].tolist(),
-    }
-    for tag in tags:
-        columns[tag] = scored[tag].to_numpy(dtype=float)
-    return pa.Table.from_pydict(columns, schema=schema)
+    yield from items
 
 
 def check_outputs(out: Path, summary: Path | None, errors: Path | None) -> None:
@@ -199,41 +230,38 @@ def check_outputs(out: Path, summary: Path | None, errors: Path | None) -> None:
         raise ValueError("--out, --summary and --errors must be different files")
 
 
-def predict(units: Iterator[Unit], scorer: Scorer, model_id: str, mode: str, out: Path, *,
+def predict(source: Source, scorer: Scorer, model_id: str, out: Path, *,
             summary: Path | None = None, errors_file: Path | None = None, resume: bool = False,
-            batch_size: int = 1024, top_n: int = 3, progress: ProgressFn | None = None) -> PredictReport:
-    """Score `units` with `scorer` and write `out` (and `summary`, `errors_file`) atomically.
+            batch_size: int = 1024, top_n: int = 3, workers: int | None = None,
+            progress: ProgressFn | None = None) -> PredictReport:
+    """Score `source` with `scorer` and write `out` (and `summary`, `errors_file`) atomically.
 
-    `mode` is 'articles' or 'sentences'; `model_id` identifies the model in the resume
-    check. With `resume`, continues the partial output an interrupted run left beside
-    `out`. Raises ResumeError (before scoring anything) when that output was made with other
-    tags, another model or mode, or from other inputs; ValueError on bad output paths.
-    Input errors do not raise: they are counted, listed in the report and written to
-    `errors_file`.
+    `model_id` identifies the model in the resume check; `workers` (default: see
+    default_workers) sets the processes that split and score. With `resume`, continues the
+    partial output an interrupted run left beside `out`. Raises ResumeError (before
+    scoring anything) when that output was made with other tags, another model or mode,
+    or from other inputs; ValueError on bad output paths. Input errors do not raise: they
+    are counted, listed in the report and written to `errors_file`.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     out = Path(out)
     check_outputs(out, summary, errors_file)
     tags = list(scorer.tags)
     schema = row_schema(tags)
-    run, resumed = open_partial(out, {"tags": tags, "model": model_id, "mode": mode}, resume)
+    run, resumed = open_partial(out, {"tags": tags, "model": model_id, "mode": source.mode}, resume)
     report = PredictReport(out, summary, errors_file, sentences=run.rows_done, resumed_sentences=run.rows_done,
                            error_count=run.errors_done)
     if resumed and progress is not None:
         progress(run.units_done, run.rows_done)
     started = time.perf_counter()
-    for chunk in chunks(skip_done(units, run), batch_size):
-        errors = [u.error for u in chunk if u.error is not None]
-        run.commit(score_chunk(chunk, scorer, schema), errors, len(chunk), chunk[-1].key,
-                   articles=sum(u.is_article for u in chunk))
-        n_rows = sum(len(u.rows) for u in chunk)
-        report.sentences += n_rows
-        report.error_count += len(errors)
+    n_workers = workers if workers is not None else default_workers(scorer)
+    for items, result in run_chunks(chunks(skip_done(source.items, run), batch_size), source.to_unit, scorer, schema, n_workers):
+        run.commit(result.table, result.errors, len(items), items[-1].key, articles=result.articles)
+        report.sentences += result.table.num_rows
+        report.error_count += len(result.errors)
         if progress is not None:
-            progress(len(chunk), n_rows)
+            progress(len(items), result.table.num_rows)
     report.seconds = time.perf_counter() - started
-    _finish(run, report, schema, tags, whole_articles=(mode == "articles"), top_n=top_n)
+    _finish(run, report, schema, tags, whole_articles=(source.mode == "articles"), top_n=top_n)
     return report
 
 

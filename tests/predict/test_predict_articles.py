@@ -8,7 +8,7 @@ import pytest
 
 from labeling.ingest import IngestOptions
 from tests.predict.helpers import TAGS, read_jsonl
-from training.predict import article_units, predict
+from training.predict import article_source, predict
 from training.scoring import load_scorer
 from training.summary import SummaryBuilder, dominant_tag
 
@@ -38,7 +38,7 @@ def _folder(tmp_path: Path) -> Path:
 def test_folder_of_articles_is_split_scored_and_corrupt_files_reported(tmp_path, baseline_dir):
     folder = _folder(tmp_path)
     out, errors, summary = tmp_path / "out.jsonl", tmp_path / "errors.jsonl", tmp_path / "summary.jsonl"
-    report = predict(article_units([folder], IngestOptions()), load_scorer(baseline_dir), "m", "articles", out,
+    report = predict(article_source([folder], IngestOptions()), load_scorer(baseline_dir), "m", out,
                      summary=summary, errors_file=errors, batch_size=3)
     rows = read_jsonl(out)
     assert report.articles == 2 and report.sentences == len(rows)

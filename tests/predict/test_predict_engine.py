@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.predict.helpers import TAGS, labeled_rows, read_jsonl, write_jsonl
-from training.predict import PredictOptions, predict, sentence_units
+from training.predict import PredictOptions, predict, sentence_source
 from training.predict_io import ResumeError, partial_dir
 from training.scoring import load_scorer
 
@@ -39,7 +39,8 @@ def _records(n: int = 40) -> list[dict]:
 
 
 def _run(inputs, scorer, out, **kwargs):
-    return predict(sentence_units(inputs, PredictOptions()), scorer, "test-model", "sentences", out, **kwargs)
+    kwargs.setdefault("workers", 1)
+    return predict(sentence_source(inputs, PredictOptions()), scorer, "test-model", out, **kwargs)
 
 
 def test_sentences_output_has_one_row_per_record_with_scores_and_thresholded_labels(tmp_path, baseline_dir):
@@ -153,3 +154,21 @@ def test_unsupported_output_extension_fails_before_reading_input(tmp_path, basel
     with pytest.raises(ValueError, match=r"out\.txt: unsupported output extension"):
         _run([tmp_path / "missing.jsonl"], scorer, tmp_path / "out.txt")
     assert not partial_dir(tmp_path / "out.txt").exists()
+
+
+def test_two_worker_processes_write_the_same_rows_in_the_same_order(tmp_path, baseline_dir):
+    scorer = load_scorer(baseline_dir)
+    src = write_jsonl(tmp_path / "in.jsonl", _records(40) + ["{broken"])
+    one = _run([src], scorer, tmp_path / "one.parquet", batch_size=4, workers=1, errors_file=tmp_path / "e1.jsonl")
+    two = _run([src], scorer, tmp_path / "two.parquet", batch_size=4, workers=2, errors_file=tmp_path / "e2.jsonl")
+    assert pq.read_table(tmp_path / "two.parquet").equals(pq.read_table(tmp_path / "one.parquet"))
+    assert (one.sentences, one.error_count) == (two.sentences, two.error_count) == (40, 1)
+    assert read_jsonl(tmp_path / "e1.jsonl") == read_jsonl(tmp_path / "e2.jsonl")
+
+
+def test_a_failure_inside_a_worker_process_stops_the_run_with_its_message(tmp_path, baseline_dir):
+    src = write_jsonl(tmp_path / "in.jsonl", _records(16))
+    crashing = CountingScorer(load_scorer(baseline_dir), fail_after_calls=1)
+    with pytest.raises(RuntimeError, match="scoring failed in a worker: RuntimeError: simulated crash"):
+        _run([src], crashing, tmp_path / "out.jsonl", batch_size=4, workers=2)
+    assert not (tmp_path / "out.jsonl").exists()

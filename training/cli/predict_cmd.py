@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from labeling.config import CONFIG_DIR, ConfigError, load_config
-from training.predict import PredictOptions, PredictReport, article_units, check_outputs, predict, sentence_units
+from training.predict import PredictOptions, PredictReport, article_source, check_outputs, predict, sentence_source
 from training.predict_io import ResumeError, estimate_units
 
 
@@ -110,7 +110,7 @@ def register(app: typer.Typer) -> None:
             return
         loaded = _load(console, model)
         try:
-            units = sentence_units(inputs, options) if sentences else article_units(inputs, _ingest_options(text_col, id_col, title_col, languages))
+            source = sentence_source(inputs, options) if sentences else article_source(inputs, _ingest_options(text_col, id_col, title_col, languages))
             total = estimate_units(inputs)
             with _progress(console) as bar:
                 task = bar.add_task("score", total=total, sentences=0)
@@ -119,9 +119,9 @@ def register(app: typer.Typer) -> None:
                     done = bar.tasks[0].fields["sentences"] + n_rows
                     bar.update(task, advance=n_units, sentences=done)
 
-                report = predict(units, loaded.scorer, model_identity(loaded), "sentences" if sentences else "articles", out,
-                                 summary=summary, errors_file=errors_file, resume=resume, batch_size=options.batch_size,
-                                 top_n=options.top_n, progress=advance)
+                report = predict(source, loaded.scorer, model_identity(loaded), out, summary=summary,
+                                 errors_file=errors_file, resume=resume, batch_size=options.batch_size,
+                                 top_n=options.top_n, workers=options.workers, progress=advance)
                 bar.update(task, completed=bar.tasks[0].completed, total=bar.tasks[0].completed)
         except (ResumeError, ConfigError) as exc:
             raise _fail(console, str(exc))

@@ -1,0 +1,271 @@
+"""`stance predict --engine spark`: the same job on Apache Spark.
+
+Parquet in, Parquet out. Articles are cleaned and split on the executors with the same
+ingestion code as the local engine (`labeling.ingest.article_sentences`), sentences are
+scored by the MLflow model through `mlflow.pyfunc.spark_udf`, and the rows (same columns
+and values as the local engine) are written as a folder of Parquet parts that is renamed
+into place only when complete. pyspark is an optional dependency (`pip install
+'stance-lab[spark]'`), imported only here.
+
+On a cluster run this file with spark-submit (see docs/predict.md):
+    spark-submit --master yarn training/spark_engine.py INPUT... --model URI --out OUT
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import pandas as pd
+
+from labeling.io import atomic_open
+
+SPLIT_COLUMNS = ["article_id", "sentence_id", "index", "text", "source", "line", "error"]
+
+
+def require_pyspark() -> None:
+    """Raise RuntimeError with the install hint when pyspark is missing."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise RuntimeError("--engine spark needs pyspark: pip install 'stance-lab[spark]' (and Java 17)") from None
+
+
+def spark_session(master: str | None, app_name: str = "stance-predict", driver_memory: str | None = None):
+    """A SparkSession; `master` None keeps what spark-submit configured.
+
+    Local sessions bind to 127.0.0.1 and run without the web UI.
+    """
+    require_pyspark()
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name).config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    if master is not None:
+        builder = builder.master(master)
+        if master.startswith("local"):
+            builder = (builder.config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
+                       .config("spark.driver.host", "127.0.0.1"))
+    if driver_memory:
+        builder = builder.config("spark.driver.memory", driver_memory)
+    return builder.getOrCreate()
+
+
+def result_struct(tags: Sequence[str]):
+    """The UDF's result type: one double per tag plus the `labels` list, as output_frame builds."""
+    from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, StructType
+
+    return StructType([StructField(t, DoubleType()) for t in tags] + [StructField("labels", ArrayType(StringType()))])
+
+
+def split_schema():
+    """Schema of the split step: sentence id columns, or the source, line and message of an error."""
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    return StructType([
+        StructField("article_id", StringType()), StructField("sentence_id", StringType()),
+        StructField("index", LongType()), StructField("text", StringType()),
+        StructField("source", StringType()), StructField("line", LongType()), StructField("error", StringType()),
+    ])
+
+
+def _clean(value: Any) -> str | None:
+    # Same rule as the local readers: NaN and blank values are missing.
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def split_articles(batches: Iterator[pd.DataFrame], ingest_options: Any) -> Iterator[pd.DataFrame]:
+    """mapInPandas body: article rows (with `_source`, `_line`) -> sentence rows or error rows."""
+    from labeling.ingest import article_sentences
+    from labeling.readers import Article
+
+    read = ingest_options.read
+    for frame in batches:
+        out: list[dict] = []
+        for record in frame.to_dict(orient="records"):
+            text = record.get(read.text_col)
+            where = {"source": record["_source"], "line": int(record["_line"])}
+            if not isinstance(text, str) or not text.strip():
+                out.append({**where, "error": f"empty or non-text value in field {read.text_col!r}"})
+                continue
+            article = Article(text=text, source_path=record["_source"], line=where["line"],
+                              **{k: _clean(record.get(c)) if c else None for k, c in (
+                                  ("article_id", read.id_col), ("title", read.title_col), ("source", read.source_col),
+                                  ("url", read.url_col), ("date", read.date_col))})
+            for s in article_sentences(article, ingest_options):
+                out.append({"article_id": s["article_id"], "sentence_id": s["sentence_id"], "index": s["index"],
+                            "text": s["text"], "source": None, "line": None, "error": None})
+        yield pd.DataFrame(out, columns=SPLIT_COLUMNS)
+
+
+def sentence_rows(frame: Any, text_col: str, id_col: str):
+    """Spark columns of `--sentences` input in the local engine's terms (see training.predict.sentence_row)."""
+    from pyspark.sql import functions as F
+
+    names = set(frame.columns)
+    text = F.col(text_col) if text_col in names else F.lit(None).cast("string")
+    sid = F.col(id_col).cast("string") if id_col in names else F.lit(None).cast("string")
+    if "sentence_id" in names:
+        sid = F.coalesce(F.when(sid != "", sid), F.col("sentence_id").cast("string"))
+    sid = F.coalesce(F.when(sid != "", sid), F.concat(F.lit("s-"), F.substring(F.sha1(text), 1, 16)))
+    has_text = text.isNotNull() & (F.length(F.trim(text)) > 0)
+    return frame.select(
+        (F.when(F.col("article_id").cast("string") != "", F.col("article_id").cast("string")) if "article_id" in names
+         else F.lit(None).cast("string")).alias("article_id"),
+        sid.alias("sentence_id"),
+        (F.col("index").cast("long") if "index" in names else F.lit(None).cast("long")).alias("index"),
+        text.alias("text"),
+        F.col("_source").alias("source"), F.col("_line").alias("line"),
+        F.when(~has_text, F.lit(f"record without text (field {text_col!r})")).alias("error"),
+    )
+
+
+def _read_inputs(spark: Any, inputs: Sequence[str]) -> Any:
+    from pyspark.sql import functions as F
+
+    frame = spark.read.parquet(*inputs)
+    # _metadata.row_index is the 1-based row number within its file, as the local readers report.
+    return frame.withColumn("_source", F.col("_metadata.file_path")).withColumn("_line", F.col("_metadata.row_index") + 1)
+
+
+def check_parquet_inputs(inputs: Sequence[str]) -> tuple[list[str], list[dict]]:
+    """Split local inputs into readable Parquet files and error records (a corrupt file would
+    otherwise fail the whole Spark job). Non-local URIs (hdfs://, s3a://) pass unchecked.
+    """
+    import pyarrow.parquet as pq
+
+    good, errors = [], []
+    for item in inputs:
+        if "://" in item:
+            good.append(item)
+            continue
+        path = Path(item)
+        files = sorted(p for p in path.rglob("*.parquet") if p.is_file()) if path.is_dir() else [path]
+        if path.is_dir() and not files:
+            errors.append({"source": item, "line": None, "error": "folder holds no .parquet files"})
+        for f in files:
+            if not f.exists():
+                errors.append({"source": str(f), "line": None, "error": "no such file"})
+                continue
+            try:
+                pq.ParquetFile(f).metadata
+            except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for corrupt files; all are reported
+                errors.append({"source": str(f), "line": None, "error": f"not a readable Parquet file: {exc}"})
+                continue
+            good.append(str(f.resolve()))
+    return good, errors
+
+
+def _swap_into_place(tmp: Path, target: Path) -> None:
+    # A folder cannot be renamed over another: move the old one aside first, then drop it.
+    old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old.exists():
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+
+
+def _write_parquet(frame: Any, target: str) -> None:
+    """Write a Spark frame as a Parquet folder; local targets appear only when complete."""
+    if "://" in target:
+        # Non-local stores: Spark's commit protocol writes _SUCCESS only after every part.
+        frame.write.mode("overwrite").parquet(target)
+        return
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        frame.write.mode("overwrite").parquet(str(tmp.resolve()))
+        _swap_into_place(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def _summary_udf(tags: list[str], top_n: int):
+    import pyarrow as pa
+
+    from training.summary import SummaryBuilder
+
+    def summarize_group(frame: pd.DataFrame) -> pd.DataFrame:
+        # Sorted by index: the local engine adds sentences in text order, which decides ties.
+        frame = frame.sort_values("index", kind="stable")
+        builder = SummaryBuilder(tags, top_n)
+        builder.add(pa.Table.from_pydict({
+            "article_id": frame["article_id"].tolist(), "text": frame["text"].tolist(),
+            "labels": [list(x) if x is not None else [] for x in frame["labels"]],
+            **{t: frame[t].astype(float).tolist() for t in tags}}))
+        return builder.flush().to_pandas()
+
+    return summarize_group
+
+
+def run_spark(spark: Any, inputs: Sequence[str], model_uri: str, tags: Sequence[str], out: str, *,
+              sentences: bool, ingest_options: Any = None, text_col: str = "text", id_col: str = "id",
+              summary: str | None = None, errors_file: Path | None = None, top_n: int = 3) -> dict[str, Any]:
+    """Score Parquet `inputs` on Spark with the MLflow model at `model_uri`; write `out` (a Parquet folder).
+
+    `tags` are the model's tags (schema order). Articles are split with `ingest_options`
+    (labeling.ingest.IngestOptions); `sentences` reads records (`id_col`, `text_col`).
+    Returns {"articles", "sentences", "errors": [error dicts], "seconds"}. Unreadable
+    input files and records without text are returned as errors (and written to
+    `errors_file`), the rest is scored.
+    """
+    import mlflow.pyfunc
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    from training.summary import summary_schema
+
+    started = time.perf_counter()
+    tags = list(tags)
+    good, errors = check_parquet_inputs(inputs)
+    if not good:
+        raise ValueError("no readable Parquet input: " + "; ".join(f"{e['source']}: {e['error']}" for e in errors))
+    frame = _read_inputs(spark, good)
+    if sentences:
+        split = sentence_rows(frame, text_col, id_col)
+    else:
+        split = frame.mapInPandas(lambda batches: split_articles(batches, ingest_options), split_schema())
+    split = split.persist(StorageLevel.MEMORY_AND_DISK)
+    udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_struct(tags), env_manager="local")
+    scored = (split.filter(F.col("error").isNull()).withColumn("_p", udf(F.struct("text")))
+              .select("article_id", "sentence_id", "index", "text", F.col("_p.labels").alias("labels"),
+                      *[F.col("_p").getField(t).alias(t) for t in tags]))
+    _write_parquet(scored, out)
+    written = spark.read.parquet(out)
+    if summary is not None:
+        grouped = written.filter(F.col("article_id").isNotNull()).groupBy("article_id")
+        _write_parquet(grouped.applyInPandas(_summary_udf(tags, top_n), from_arrow_schema(summary_schema(tags))), summary)
+    for row in split.filter(F.col("error").isNotNull()).select("source", "line", "error").toLocalIterator():
+        errors.append({"source": row["source"], "line": row["line"], "error": row["error"]})
+    split.unpersist()
+    if errors_file is not None and (errors or Path(errors_file).exists()):
+        with atomic_open(errors_file) as fh:
+            for err in errors:
+                fh.write(json.dumps(err, ensure_ascii=False) + "\n")
+    counts = written.agg(F.count("*").alias("n"), F.countDistinct("article_id").alias("a")).collect()[0]
+    return {"articles": int(counts["a"]), "sentences": int(counts["n"]), "errors": errors,
+            "seconds": time.perf_counter() - started}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """spark-submit entry point: the `stance predict` command with `--engine spark`."""
+    from training.cli import app, _register
+
+    _register()
+    args = list(sys.argv[1:] if argv is None else argv)
+    app(["predict", *args, "--engine", "spark"], prog_name="stance")
+
+
+if __name__ == "__main__":
+    main()
