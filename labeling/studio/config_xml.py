@@ -18,7 +18,8 @@ _CSS = """
 .stance-meta { color: #555; font-size: 13px; margin-bottom: 4px; }
 .stance-context { color: #777; font-size: 14px; }
 .stance-target { background: #fff4c2; border-left: 5px solid #f0b400; padding: 6px 12px; margin: 6px 0; font-size: 17px; }
-.stance-guide { border-top: 1px solid #ddd; margin-top: 12px; padding-top: 6px; font-size: 13px; }
+.stance-guide { border-top: 1px solid #ddd; margin-top: 12px; padding-top: 6px; }
+.stance-guide * { font-size: 13px !important; font-weight: 400 !important; line-height: 1.35 !important; margin: 3px 0 !important; color: #444; }
 """
 
 

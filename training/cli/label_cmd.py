@@ -87,7 +87,8 @@ def _predictions(model_uri: str, groups: list, tags: list[str], console: Console
     scorer = loaded.scorer
     if list(scorer.tags) != list(tags):
         raise ValueError(f"model {model_uri} has tags {list(scorer.tags)}, the schema has {tags}")
-    version = f"{loaded.name}:{loaded.version}"
+    # registry name and version; a plain model directory has no version, its name alone says which
+    version = f"{loaded.name}:{loaded.version}" if loaded.version else (loaded.name or model_uri)
     thresholds = {t: float(v) for t, v in zip(scorer.tags, scorer.thresholds)}
     with console.status(f"scoring {len(groups)} sentences with {version}"):
         probs = scorer.predict_proba([g.representative["text"] for g in groups]) if groups else []

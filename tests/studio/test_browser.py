@@ -1,0 +1,84 @@
+"""A real headless Chromium (Debian's, driven by Playwright) labels one task in the real server."""
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from labeling.config import PROJECT_ROOT
+from labeling.schema import load_schema
+from labeling.studio.client import StudioClient
+from labeling.studio.snapshot import LABELED, read_rows
+from training.cli import label_cmd
+from tests.studio.helpers import sentence, write_sentences
+
+pytestmark = [pytest.mark.browser, pytest.mark.studio, pytest.mark.slow]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+SCREENSHOT = PROJECT_ROOT / "docs" / "labeling-view.png"
+
+
+def _cli(server, cfg: Path):
+    app = typer.Typer()
+    label_cmd.register(app)
+    env = {"LABEL_STUDIO_URL": server.url, "LABEL_STUDIO_API_KEY": server.api_key}
+    return lambda *args: CliRunner().invoke(app, ["label", *map(str, args), "--config", str(cfg)], env=env)
+
+
+def test_annotator_labels_with_hotkey_and_next_pull_has_it(studio_server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    title = f"Browser {uuid.uuid4().hex[:6]}"
+    cfg = tmp_path / "studio.yaml"
+    cfg.write_text(f"project_title: {title}\nannotations_dir: {tmp_path / 'ann'}\n"
+                   f"server_data_dir: {tmp_path / 'nowhere'}\n")
+    cli = _cli(studio_server, cfg)
+    target = sentence(
+        1, title="Kremlin warns of response to new missile deployments",
+        prev_text="The foreign ministry summoned the ambassador on Tuesday.",
+        text="Moscow warned it would deploy missiles near the border if the plan went ahead.",
+        next_text="Officials in Brussels said talks would continue next week.")
+    assert cli("push", write_sentences(tmp_path / "s.jsonl", [target])).exit_code == 0
+    client = StudioClient(studio_server.connection)
+    project = client.find_project(title)
+    task_id = client.tasks(project["id"])[0]["id"]
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 820})
+            page.goto(f"{studio_server.url}/user/login/")
+            page.fill("input[name=email]", studio_server.username)
+            page.fill("input[name=password]", studio_server.password)
+            page.click("button[type=submit]")
+            page.wait_for_url(lambda url: "/login" not in url)
+            page.goto(f"{studio_server.url}/projects/{project['id']}/data?task={task_id}")
+            for tag in load_schema().tags:  # the choice label reads e.g. "escalation[1]"
+                label = page.get_by_text(re.compile(rf"^{re.escape(tag.name)}\s*\[?{tag.hotkey}\]?$"))
+                expect(label.first).to_be_visible(timeout=60_000)
+            for text in (target["text"], target["prev_text"], target["next_text"], target["title"]):
+                expect(page.get_by_text(text, exact=True).first).to_be_visible()
+            page.locator("body").click(position={"x": 640, "y": 5})  # focus the page, not an input
+            page.keyboard.press("1")
+            expect(page.get_by_role("checkbox", name=re.compile(r"^escalation"))).to_be_checked()
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT))
+            with page.expect_response(lambda r: "/annotations" in r.url and r.request.method == "POST") as resp:
+                page.get_by_role("button", name="Submit").click()
+            assert resp.value.ok
+        finally:
+            browser.close()
+
+    res = cli("pull")
+    assert res.exit_code == 0, res.output
+    snap = next(p for p in (tmp_path / "ann").iterdir() if not p.name.startswith("."))
+    rows = read_rows(snap, LABELED)
+    assert [(r["id"], r["labels"], r["annotators"]) for r in rows] == [
+        (target["sentence_id"], ["escalation"], [studio_server.username])]

@@ -1,0 +1,72 @@
+"""`push --model` with a real trained baseline: predictions and uncertainty sampling in a real server."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from labeling.studio.client import StudioClient
+from labeling.studio.tasks import confidence
+from training.cli import label_cmd
+from tests.studio.helpers import TAGS, TEXTS, sentence, write_sentences
+
+pytestmark = [pytest.mark.studio, pytest.mark.slow]
+
+TRAIN = [
+    ("Moscow threatened to deploy missiles near the border.", ["escalation"]),
+    ("The army massed troops and warned of strikes.", ["escalation"]),
+    ("Both sides agreed to a ceasefire and new talks.", ["de-escalation"]),
+    ("The ministers proposed dialogue to lower tension.", ["de-escalation"]),
+    ("He accused the alliance of violating the treaty.", ["accusation"]),
+    ("Officials blamed Kyiv for irresponsible attacks.", ["accusation", "escalation"]),
+    ("The Kremlin denied the reports as baseless.", ["denial"]),
+    ("The spokesman rejected the allegation outright.", ["denial"]),
+    ("The meeting took place in Stockholm.", []),
+    ("The weather was mild on Tuesday.", []),
+]
+
+
+@pytest.fixture(scope="module")
+def baseline_dir(tmp_path_factory):
+    from datasets import Dataset
+
+    from training.baseline import BaselineConfig, train_baseline
+
+    rows = [{"text": t, "labels": l, "group_id": f"g-{i}", "article_id": f"a-{i}"} for i, (t, l) in enumerate(TRAIN * 2)]
+    out = tmp_path_factory.mktemp("model") / "stance-baseline"
+    cfg = BaselineConfig(c_grid=[1.0], cv_folds=2, max_word_features=2000, char_buckets=2 ** 12)
+    train_baseline(Dataset.from_list(rows[:14]), Dataset.from_list(rows[14:]), TAGS, cfg, out)
+    return out
+
+
+def test_push_with_model_adds_scored_predictions_and_samples_uncertain(studio_server, baseline_dir, tmp_path):
+    from training.scoring import load_scorer
+
+    title = f"Model {uuid.uuid4().hex[:6]}"
+    cfg = tmp_path / "studio.yaml"
+    cfg.write_text(f"project_title: {title}\nserver_data_dir: {tmp_path / 'nowhere'}\n")
+    app = typer.Typer()
+    label_cmd.register(app)
+    env = {"LABEL_STUDIO_URL": studio_server.url, "LABEL_STUDIO_API_KEY": studio_server.api_key}
+    records = [sentence(i) for i in range(len(TEXTS))]
+    src = write_sentences(tmp_path / "s.jsonl", records)
+    res = CliRunner().invoke(app, ["label", "push", str(src), "--model", str(baseline_dir), "--next", "2",
+                                   "--strategy", "uncertainty", "--config", str(cfg)], env=env)
+    assert res.exit_code == 0, res.output
+
+    scorer = load_scorer(baseline_dir)
+    probs = scorer.predict_proba([r["text"] for r in records])
+    thresholds = dict(zip(scorer.tags, map(float, scorer.thresholds)))
+    scores = {r["sentence_id"]: confidence(dict(zip(scorer.tags, map(float, p))), thresholds)
+              for r, p in zip(records, probs)}
+    expected = sorted(scores, key=lambda sid: (scores[sid], [r["sentence_id"] for r in records].index(sid)))[:2]
+
+    client = StudioClient(studio_server.connection)
+    tasks = client.tasks(client.find_project(title)["id"])
+    assert sorted(t["data"]["sentence_id"] for t in tasks) == sorted(expected)
+    for task in tasks:
+        (pred,) = task["predictions"]
+        assert pred["model_version"] == "stance-baseline"
+        assert pred["score"] == pytest.approx(scores[task["data"]["sentence_id"]], abs=1e-6)
