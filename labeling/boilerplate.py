@@ -55,6 +55,10 @@ _BULLET = re.compile(r"^\s*[•·▪►■□●○]\s*")
 _SOURCE_LINE = re.compile(r"^(source|sources|via|credit|tags?|topics?|categories|filed under)\s*:", re.IGNORECASE)
 _STANDALONE_DATELINE = re.compile(r"^[A-Z][a-z]+(?:\s*[-–—]\s*|,\s+)[A-Z][A-Za-z]+\.?$")
 
+_CAPTION_HINTS = ("©", "(c)", "image", "photo", "picture", "video", "getty", "reuters", "afp", "ap photo", "copyright")
+_NOTICE_HINTS = ("cookie", "privacy", "terms", "akismet", "comment data", "site", "necessarily", "views expressed",
+                 "opt", "javascript", "blocker")
+
 # A menu, notice or caption is never this long; longer lines are article text (and
 # skipping the phrase rules keeps a 50 MB single-line article fast).
 MAX_BOILERPLATE_CHARS = 2000
@@ -101,17 +105,19 @@ def line_reason(line: str) -> str | None:
     if len(line) > MAX_BOILERPLATE_CHARS:
         return None
     n_words = len(words(line))
-    if len(_ICON.findall(line)) >= 3 and len(_ICON.findall(line)) >= 0.3 * max(n_words, 1):
+    low = line.lower()
+    # Cheap substring checks guard the costly case-insensitive regexes (most lines are prose).
+    if "icon" in low and len(_ICON.findall(line)) >= 3 and len(_ICON.findall(line)) >= 0.3 * max(n_words, 1):
         return "icons"
     if _COUNTER.match(line):
         return "counter"
     if _BREADCRUMB.search(line) and n_words <= 25:
         return "breadcrumb"
-    if _CAPTION.search(line):
+    if any(k in low for k in _CAPTION_HINTS) and _CAPTION.search(line):
         return "caption"
-    if _RIGHTS.search(line):
+    if ("rights" in low or "copyright" in low) and _RIGHTS.search(line):
         return "copyright"
-    if _SITE_NOTICE.search(line):
+    if any(k in low for k in _NOTICE_HINTS) and _SITE_NOTICE.search(line):
         return "site-notice"
     if _READ_MORE_INLINE.search(line) or (_RELATED.match(_BULLET.sub("", line)) and not ends_like_sentence(line)):
         return "read-more"
@@ -119,11 +125,11 @@ def line_reason(line: str) -> str | None:
         return "comments"
     if _BYLINE.match(line) and n_words <= 6:
         return "byline"
-    if _is_timestamp(line):
+    if n_words <= 12 and _is_timestamp(line):
         return "timestamp"
     if _SOURCE_LINE.match(line) and n_words <= 8:
         return "source-line"
-    if _SOCIAL.search(line) and n_words <= 15:
+    if n_words <= 15 and _SOCIAL.search(line):
         return "social"
     if _URL.search(line) and n_words <= 15:
         return "link"

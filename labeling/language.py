@@ -34,14 +34,14 @@ class LanguageTagger:
 
     @staticmethod
     def looks_english(text: str) -> bool:
-        """Fast path: ASCII text of at least 6 words, a quarter of them English markers."""
+        """Fast path: ASCII text of at least 6 words, a fifth of them English markers."""
         if not text.isascii():
             return False
         tokens = [t.lower() for t in _WORD.findall(text)]
         if len(tokens) < 6:
             return False
         hits = [t for t in tokens if t in _ENGLISH_MARKERS]
-        return len(hits) >= 0.25 * len(tokens) and any(t in _STRONG_MARKERS for t in hits)
+        return len(hits) >= 0.2 * len(tokens) and any(t in _STRONG_MARKERS for t in hits)
 
     def detect(self, text: str) -> str | None:
         """ISO 639-1 code of `text`, or None when it has too few letters to tell."""
