@@ -1,0 +1,122 @@
+"""End to end through the CLI on a real SQLite MLflow store in tmp_path: build, train, register,
+promote, reload by alias in a fresh process, evaluate, compare, report, export."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from tests.training.conftest import make_rows, write_jsonl
+from training.cli import train_cmd
+
+
+@pytest.fixture
+def cli():
+    app = typer.Typer()
+    train_cmd.register(app)
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0):
+        result = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "220"})
+        assert result.exit_code == code, result.output + repr(result.exception)
+        return result.output
+
+    return invoke
+
+
+@pytest.fixture
+def fast_config(tmp_path):
+    path = tmp_path / "baseline.yaml"
+    path.write_text("c_grid: [1.0, 4.0]\ncv_folds: 2\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_train_register_promote_reload_evaluate_compare(tmp_path, cli, fast_config):
+    store = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    labeled = write_jsonl(tmp_path / "labeled.jsonl", make_rows(80))
+    held_out = write_jsonl(tmp_path / "held_out.jsonl", make_rows(24, seed=9, prefix="h"))
+
+    out = cli("dataset", "build", labeled, "--out", tmp_path / "ds")
+    assert "train" in out and (tmp_path / "ds" / "dataset_meta.json").is_file()
+    out = cli("train", "baseline", tmp_path / "ds", "--config", fast_config, "--tracking-uri", store)
+    assert "registered models:/stance-baseline/1" in out and "macro F1" in out
+    cli("models", "promote", "stance-baseline", "1", "--alias", "champion", "--tracking-uri", store)
+
+    # a fresh interpreter that only knows the store: the alias must resolve and score
+    code = ("import json; from training.model_loading import load_model; "
+            "m = load_model('models:/stance-baseline@champion'); "
+            "from training.scoring import output_frame; "
+            "f = output_frame(m.scorer.tags, m.scorer.thresholds, m.scorer.predict_proba(['Iran accused Turkey.'])); "
+            "print(json.dumps({'cols': list(f.columns), 'version': m.version, 'labels': f['labels'][0]}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "MLFLOW_TRACKING_URI": store})
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["cols"] == ["escalation", "de-escalation", "accusation", "denial", "labels"]
+    assert got["version"] == "1" and "accusation" in got["labels"]
+
+    out = cli("evaluate", "models:/stance-baseline@champion", held_out, "--log-to-run", "--tracking-uri", store)
+    assert "macro-F1" in out and "logged to run" in out
+    out = cli("runs", "compare", "--tracking-uri", store)
+    assert "baseline" in out and "stance-baseline/1" in out
+    cli("runs", "report", "--out", tmp_path / "report.html", "--tracking-uri", store)
+    assert "data:image/png;base64" in (tmp_path / "report.html").read_text()
+    cli("models", "export", "models:/stance-baseline@champion", "--out", tmp_path / "exported", "--tracking-uri", store)
+    assert (tmp_path / "exported" / "MLmodel").is_file()
+    assert "champion" in cli("models", "list", "--tracking-uri", store)
+
+    from training import tracking
+
+    [run] = [r for r in tracking.search_runs(store, "stance") if r["status"] == "FINISHED"]
+    metrics = run["metrics"]
+    for key in ("test_macro_f1", "test_macro_f1_low", "test_macro_f1_high", "test_f1_denial",
+                "test_pr_auc_escalation", "val_macro_f1", "train_seconds", "eval_held_out_macro_f1"):
+        assert key in metrics, key
+    assert run["params"]["data.fingerprint"] == run["tags"]["data.fingerprint"]
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=store)
+    plots = {a.path for a in client.list_artifacts(run["run_id"], "plots")}
+    assert {"plots/test_pr_curves.png", "plots/test_tag_matrix.png"} <= plots
+    inputs = client.get_run(run["run_id"]).inputs.dataset_inputs
+    assert {i.dataset.digest for i in inputs} == {run["tags"]["data.fingerprint"]}
+
+
+@pytest.mark.slow
+def test_cv_reports_mean_and_spread(tmp_path, cli, fast_config):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    labeled = write_jsonl(tmp_path / "labeled.jsonl", make_rows(60))
+    out = cli("train", "baseline", labeled, "--cv", "3", "--config", fast_config, "--tracking-uri", store)
+    assert "3-fold cross-validation" in out and "macro_f1" in out
+
+
+def test_bad_input_fails_before_training(tmp_path, cli):
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": "a", "text": "x", "labels": ["anger"]}])
+    out = cli("train", "baseline", bad, "--tracking-uri", f"sqlite:///{tmp_path / 'db'}", code=2)
+    assert "bad.jsonl:1: unknown tag(s) 'anger'" in out
+    assert not (tmp_path / "db").exists()
+
+
+def test_too_few_examples_for_cv_is_refused(tmp_path, cli):
+    labeled = write_jsonl(tmp_path / "l.jsonl", make_rows(40))
+    out = cli("train", "baseline", labeled, "--cv", "20", "--tracking-uri", f"sqlite:///{tmp_path / 'db'}", code=2)
+    assert "at least 20 examples of every tag" in out
+
+
+def test_unreachable_tracking_server_fails_before_training(tmp_path, cli):
+    labeled = write_jsonl(tmp_path / "l.jsonl", make_rows(40))
+    out = cli("train", "baseline", labeled, "--tracking-uri", "http://127.0.0.1:9", code=2)
+    assert "MLflow tracking server http://127.0.0.1:9 is not reachable" in out
+
+
+def test_missing_backbone_fails_before_training(tmp_path, cli):
+    labeled = write_jsonl(tmp_path / "l.jsonl", make_rows(40))
+    out = cli("train", "finetune", labeled, "--backbone", str(tmp_path / "no-such-model"),
+              "--tracking-uri", f"sqlite:///{tmp_path / 'db'}", code=2)
+    assert "no-such-model" in out
