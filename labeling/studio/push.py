@@ -80,7 +80,7 @@ def _import_batch(client: StudioClient, project_id: int, batch: list[dict], retr
                 raise
             time.sleep(backoff_s * 2 ** attempt)
             # The failed request may have landed: import only what is still missing.
-            present = existing_by_group(client.tasks(project_id))
+            present = existing_by_group(client.tasks(project_id, full=False))
             pending = [t for t in pending if t["data"]["group_id"] not in present]
             if not pending:
                 return []

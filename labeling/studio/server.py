@@ -187,6 +187,9 @@ def serve(
     from labeling.studio.settings import load_studio_config, resolve_path
 
     console = Console()
+    # Stop the server on Ctrl-C and on `kill` alike (SIGINT is ignored in background jobs).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         cfg = load_studio_config(config)
         with console.status("starting Label Studio (the first start migrates its database: about a minute)"):

@@ -1,8 +1,15 @@
 """Tiny inline data for the Label Studio tests (no shared data is read)."""
 from __future__ import annotations
 
+import fcntl
 import json
+import shutil
 from pathlib import Path
+
+from labeling.config import PROJECT_ROOT
+from labeling.studio.server import LOG_FILE, StudioServer, start_server
+
+TEMPLATE = PROJECT_ROOT / ".venv-studio" / "stance-test-template"
 
 TAGS = ["escalation", "de-escalation", "accusation", "denial"]
 
@@ -50,3 +57,23 @@ def export_task(task_id: int, sid: str, annotations: list[dict], text: str = "A 
 def ann(ann_id: int, user: int, *tags: str, cancelled: bool = False, ground_truth: bool = False) -> dict:
     return {"id": ann_id, "completed_by": user, "result": [] if cancelled else choices(*tags),
             "was_cancelled": cancelled, "ground_truth": ground_truth}
+
+
+def migrated_template() -> Path:
+    """A migrated Label Studio data directory with an admin, built once and reused
+    (Label Studio's first start spends about two minutes on migrations); locked against parallel runs."""
+    TEMPLATE.parent.mkdir(parents=True, exist_ok=True)
+    with open(TEMPLATE.parent / "stance-test-template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (TEMPLATE / "ready").exists():
+            shutil.rmtree(TEMPLATE, ignore_errors=True)
+            start_server(TEMPLATE, timeout_s=600).stop()
+            (TEMPLATE / "ready").touch()
+    return TEMPLATE
+
+
+def fresh_server(data_dir: Path) -> StudioServer:
+    """Start a real Label Studio on a free loopback port from a copy of the migrated template."""
+    shutil.copytree(migrated_template(), data_dir, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(LOG_FILE, "ready", "*.lock"))
+    return start_server(data_dir, timeout_s=300)

@@ -154,7 +154,7 @@ def _push_file(console, target, groups, skipped, model, next_n, strategy, cfg, t
 def _push_server(console, cfg, xml, groups, skipped, model, next_n, strategy, tags) -> None:
     client = _client(cfg)
     project, created, updated = ensure_project(client, cfg.project_title, xml, cfg.project_id)
-    existing = existing_by_group(client.tasks(project["id"]))
+    existing = existing_by_group(client.tasks(project["id"], full=bool(model)))
     fresh = [g for g in groups if g.group_id not in existing]
     chosen, preds = _choose(console, fresh if next_n else groups, model, next_n, strategy, cfg, tags)
     columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
