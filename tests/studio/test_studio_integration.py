@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 import typer
@@ -173,3 +178,28 @@ def test_wrong_token_is_reported_without_the_token(run, tmp_path):
     res = run("pull", key=wrong)
     assert res.exit_code == 1 and "rejected the API key" in res.output and wrong not in res.output
     assert not (tmp_path / "ann").exists()
+
+
+def test_push_killed_half_way_then_rerun_completes(studio_server, client, title, tmp_path):
+    n = 120
+    src = write_sentences(tmp_path / "s.jsonl", [sentence(i) for i in range(n)])
+    cfg = tmp_path / "studio.yaml"
+    cfg.write_text(f"project_title: {title}\nbatch_size: 1\nserver_data_dir: {tmp_path / 'nowhere'}\n")
+    cmd = [str(Path(sys.executable).parent / "stance"), "label", "push", str(src), "--config", str(cfg)]
+    env = dict(os.environ, LABEL_STUDIO_URL=studio_server.url, LABEL_STUDIO_API_KEY=studio_server.api_key)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, done = time.monotonic() + 120, 0
+        while time.monotonic() < deadline and done < 5:
+            project = client.find_project(title)
+            done = len(client.tasks(project["id"], full=False)) if project else 0
+            time.sleep(0.05)
+        proc.kill()
+    finally:
+        proc.wait(timeout=30)
+    killed_at = len(client.tasks(client.find_project(title)["id"], full=False))
+    assert 5 <= killed_at < n, "the push was not interrupted half-way"
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    tasks = client.tasks(client.find_project(title)["id"], full=False)
+    assert sorted(t["data"]["group_id"] for t in tasks) == sorted(sentence(i)["group_id"] for i in range(n))
