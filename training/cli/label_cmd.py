@@ -204,7 +204,8 @@ def pull_cmd(
                     "project_title": project["title"]}
         outcome = take_snapshot(export, tags, root, meta, users)
         _pull_summary(console, outcome)
-        if review and outcome.result.adjudication:
+        # only for a new snapshot: rerunning an unchanged pull must not open a second review tab
+        if review and outcome.written and outcome.result.adjudication:
             ids = [item["task_id"] for item in outcome.result.adjudication]
             view = client.create_review_view(project["id"], f"Review {outcome.snapshot.name}", ids)
             console.print(f"review batch: {len(ids)} tasks in tab 'Review {outcome.snapshot.name}' "
