@@ -66,6 +66,11 @@ def _classifier(cfg: BaselineConfig, c: float) -> OneVsRestClassifier:
                                                   max_iter=cfg.max_iter, random_state=cfg.seed))
 
 
+def build_pipeline(cfg: BaselineConfig, c: float) -> Pipeline:
+    """An unfitted baseline pipeline (features + classifier) with regularisation strength `c`."""
+    return Pipeline([("features", _features(cfg)), ("clf", _classifier(cfg, c))])
+
+
 def _proba(clf: OneVsRestClassifier, x) -> np.ndarray:
     return np.asarray(clf.predict_proba(x), dtype=float)
 
@@ -118,7 +123,7 @@ def train_baseline(train: Dataset, validation: Dataset, tags: list[str], cfg: Ba
     train_rows, val_rows = _rows(train), _rows(validation)
     y_train, y_val = label_matrix(train_rows, tags), label_matrix(val_rows, tags)
     best_c, history = choose_c(train_rows, y_train, tags, cfg)
-    pipeline = Pipeline([("features", _features(cfg)), ("clf", _classifier(cfg, best_c))])
+    pipeline = build_pipeline(cfg, best_c)
     pipeline.fit([r["text"] for r in train_rows], y_train)
     thresholds = tune_thresholds(y_val, np.asarray(pipeline.predict_proba([r["text"] for r in val_rows])))
     seconds = time.perf_counter() - started

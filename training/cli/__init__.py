@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from training.cli import demo_cmd, ingest_cmd, label_cmd, predict_cmd, train_cmd
+from training.cli import audit_cmd, demo_cmd, ingest_cmd, label_cmd, predict_cmd, train_cmd
 
 app = typer.Typer(
     name="stance",
@@ -19,7 +19,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    for module in (ingest_cmd, label_cmd, train_cmd, predict_cmd, demo_cmd):
+    for module in (ingest_cmd, label_cmd, audit_cmd, train_cmd, predict_cmd, demo_cmd):
         module.register(app)
 
 
