@@ -18,6 +18,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from labeling.config import StrictModel
+from labeling.ingest import IngestOptions
 from training.predict_io import (
     PartialRun,
     Record,
@@ -155,12 +156,35 @@ def _str_or_none(value: Any) -> str | None:
 _CHARS_PER_SENTENCE = 150
 
 
-def article_source(inputs: Sequence[Path | str], ingest_options: Any) -> Source:
+class _NoLanguage:
+    def tag(self, texts: list[str], inherit: list[bool] | None = None) -> list[str]:
+        return ["und"] * len(texts)
+
+
+class PredictIngestOptions(IngestOptions):
+    """`stance ingest` options for prediction: cleaning and splitting are exactly ingestion's,
+    language detection is skipped (it is the costliest step of splitting, and the
+    predictor scores every sentence whatever its language)."""
+
+    def tagger(self) -> Any:
+        return _NoLanguage()
+
+
+def for_prediction(options: IngestOptions) -> PredictIngestOptions:
+    """The same ingestion options without language detection."""
+    if isinstance(options, PredictIngestOptions):
+        return options
+    return PredictIngestOptions.model_validate(options.model_dump())
+
+
+def article_source(inputs: Sequence[Path | str], ingest_options: IngestOptions) -> Source:
     """Items for article input: everything `stance ingest` reads, cleaned and split the same way.
 
     `ingest_options` is a labeling.ingest.IngestOptions (its `read` part names table columns).
     """
     from labeling.readers import ReadError, iter_articles
+
+    ingest_options = for_prediction(ingest_options)
 
     def items() -> Iterator[Item]:
         for art in iter_articles([str(p) for p in inputs], ingest_options.read):

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -48,11 +50,23 @@ def spark_session(master: str | None, app_name: str = "stance-predict", driver_m
     if master is not None:
         builder = builder.master(master)
         if master.startswith("local"):
+            # Local workers must run this interpreter (with this virtualenv), not the system
+            # python; pyspark reads the variable when the context starts.
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             builder = (builder.config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
                        .config("spark.driver.host", "127.0.0.1"))
     if driver_memory:
         builder = builder.config("spark.driver.memory", driver_memory)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def local_path(uri: str | None) -> str | None:
+    """`file:/a/b` (how Spark names local files) as `/a/b`; other strings unchanged."""
+    if uri is not None and uri.startswith("file:"):
+        return urllib.parse.unquote(urllib.parse.urlparse(uri).path)
+    return uri
 
 
 def result_struct(tags: Sequence[str]):
@@ -163,6 +177,37 @@ def check_parquet_inputs(inputs: Sequence[str]) -> tuple[list[str], list[dict]]:
     return good, errors
 
 
+def pyfunc_uri(uri: str, workdir: Path) -> str:
+    """An MLflow model URI that spark_udf can load, for any URI `stance predict` accepts.
+
+    models:/ and runs:/ resolve in the project's tracking store (as training.model_loading
+    does); an MLflow model folder (MLmodel) is used as it is; a raw model directory
+    (meta.json) is wrapped as a StancePyfunc saved under `workdir`. Raises ValueError
+    for anything else.
+    """
+    from training.scoring import META_FILE
+    from training.tracking import resolve_tracking_uri, use_store
+
+    if uri.startswith(("models:/", "runs:/")):
+        use_store(resolve_tracking_uri())
+        bare_run = re.match(r"^runs:/([^/]+)/?$", uri)
+        return f"runs:/{bare_run[1]}/model" if bare_run else uri
+    path = Path(uri).expanduser().resolve()
+    if (path / "MLmodel").is_file():
+        return str(path)
+    if (path / META_FILE).is_file():
+        import mlflow.pyfunc
+
+        from training.pyfunc_model import ARTIFACT_KEY, StancePyfunc
+
+        target = Path(workdir) / "model"
+        # pip_requirements given: MLflow would otherwise infer them in a slow subprocess
+        mlflow.pyfunc.save_model(path=str(target), python_model=StancePyfunc(), artifacts={ARTIFACT_KEY: str(path)},
+                                 pip_requirements=[])
+        return str(target)
+    raise ValueError(f"model URI {uri!r} does not resolve: not a registry URI, an MLflow model or a model directory")
+
+
 def _swap_into_place(tmp: Path, target: Path) -> None:
     # A folder cannot be renamed over another: move the old one aside first, then drop it.
     old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
@@ -247,7 +292,7 @@ def run_spark(spark: Any, inputs: Sequence[str], model_uri: str, tags: Sequence[
         grouped = written.filter(F.col("article_id").isNotNull()).groupBy("article_id")
         _write_parquet(grouped.applyInPandas(_summary_udf(tags, top_n), from_arrow_schema(summary_schema(tags))), summary)
     for row in split.filter(F.col("error").isNotNull()).select("source", "line", "error").toLocalIterator():
-        errors.append({"source": row["source"], "line": row["line"], "error": row["error"]})
+        errors.append({"source": local_path(row["source"]), "line": row["line"], "error": row["error"]})
     split.unpersist()
     if errors_file is not None and (errors or Path(errors_file).exists()):
         with atomic_open(errors_file) as fh:

@@ -116,8 +116,18 @@ def child_main(args: dict[str, Any]) -> dict[str, Any]:
         result = _pipeline_rate(args)
     else:
         result = _engine_rate(args)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (large) parent.
+    # Worker processes are forked from this one and joined, so RUSAGE_CHILDREN covers them.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result["peak_rss_mb"] = max(_vm_hwm_mb(), children)
     return result
+
+
+def _vm_hwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 def _engine_rate(args: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +142,7 @@ def _engine_rate(args: dict[str, Any]) -> dict[str, Any]:
     options.tagger().tag(["Warm up the language model once, as a long run would."] * 3)
     started = time.perf_counter()
     report = predict(article_source([args["input"]], options), scorer, "bench", Path(args["out"]),
-                     batch_size=args.get("batch_size", 1024))
+                     batch_size=args.get("batch_size", 1024), workers=args.get("workers"))
     seconds = time.perf_counter() - started
     return {"sentences": report.sentences, "seconds": seconds, "rate": report.sentences / seconds}
 

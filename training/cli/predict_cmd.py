@@ -34,12 +34,12 @@ def model_identity(loaded: Any) -> str:
     return str(loaded.uri)
 
 
-def _ingest_options(text_col: Optional[str], id_col: Optional[str], title_col: Optional[str], languages: Optional[str]) -> Any:
+def _ingest_options(text_col: Optional[str], id_col: Optional[str], title_col: Optional[str]) -> Any:
     """The options of `stance ingest` (configs/ingest.yaml), so articles are split the same way."""
     from labeling.ingest import DEFAULT_CONFIG, IngestOptions
     from labeling.readers import ReadOptions
 
-    options = load_config(IngestOptions, DEFAULT_CONFIG, {"languages": languages.split(",") if languages else None})
+    options = load_config(IngestOptions, DEFAULT_CONFIG)
     columns = {k: v for k, v in {"text_col": text_col, "id_col": id_col, "title_col": title_col}.items() if v is not None}
     if columns:
         options.read = load_config(ReadOptions, None, {**options.read.model_dump(), **columns})
@@ -87,11 +87,10 @@ def register(app: typer.Typer) -> None:
         errors: Optional[Path] = typer.Option(None, "--errors", help="JSONL file for inputs that failed [default: OUT.errors.jsonl]."),
         batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Sentences scored per call and committed per part [default 1024]."),
         engine: Engine = typer.Option(Engine.local, "--engine", help="local: this process; spark: mlflow.pyfunc.spark_udf over Parquet."),
-        master: str = typer.Option("local[*]", "--master", help="Spark master for --engine spark (ignored under spark-submit)."),
+        master: Optional[str] = typer.Option(None, "--master", help="Spark master for --engine spark [default: local[*], or what spark-submit set]."),
         text_col: Optional[str] = typer.Option(None, "--text-col", help="Text column/field of table inputs."),
         id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column/field of table inputs."),
         title_col: Optional[str] = typer.Option(None, "--title-col", help="Title column/field of article tables."),
-        languages: Optional[str] = typer.Option(None, "--languages", help="Comma-separated ISO 639-1 codes, as for `stance ingest`."),
         config: Path = typer.Option(CONFIG_DIR / "predict.yaml", "--config", help="YAML overriding the predictor defaults."),
     ) -> None:
         """Tag every sentence of INPUT... with the model's stance tags and write one row per sentence."""
@@ -103,14 +102,13 @@ def register(app: typer.Typer) -> None:
                 check_outputs(out, summary, errors_file)
         except (ConfigError, ValueError) as exc:
             raise _fail(console, str(exc))
-        if engine is Engine.spark:
-            from training.cli.predict_spark import run_spark_command
-
-            run_spark_command(console, inputs, model, out, sentences, summary, errors_file, resume, master, options)
-            return
         loaded = _load(console, model)
+        if engine is Engine.spark:
+            _spark(console, inputs, model, loaded, out, sentences, summary, errors_file, resume, master, options,
+                   None if sentences else _ingest_options(text_col, id_col, title_col))
+            return
         try:
-            source = sentence_source(inputs, options) if sentences else article_source(inputs, _ingest_options(text_col, id_col, title_col, languages))
+            source = sentence_source(inputs, options) if sentences else article_source(inputs, _ingest_options(text_col, id_col, title_col))
             total = estimate_units(inputs)
             with _progress(console) as bar:
                 task = bar.add_task("score", total=total, sentences=0)
@@ -135,5 +133,48 @@ def _load(console: Console, uri: str) -> Any:
 
     try:
         return load_model(uri)
-    except Exception as exc:  # noqa: BLE001 - any failure to resolve the URI is a user error, reported with its cause
-        raise _fail(console, f"cannot load model {uri!r}: {exc}")
+    except (ValueError, OSError) as exc:
+        raise _fail(console, f"cannot load model: {exc}")
+
+
+def _spark(console: Console, inputs: list[Path], uri: str, loaded: Any, out: Path, sentences: bool, summary: Optional[Path],
+           errors_file: Path, resume: bool, master: Optional[str], options: PredictOptions, ingest_options: Any) -> None:
+    """--engine spark: Parquet in and out through mlflow.pyfunc.spark_udf (training.spark_engine)."""
+    import os
+    import tempfile
+
+    from training import spark_engine
+
+    if resume:
+        raise _fail(console, "--resume is for the local engine; a Spark job is rerun as a whole")
+    for path in (out, summary):
+        if path is not None and path.suffix.lower() != ".parquet":
+            raise _fail(console, f"{path}: --engine spark writes Parquet folders; use a .parquet name")
+    try:
+        spark_engine.require_pyspark()
+    except RuntimeError as exc:
+        raise _fail(console, str(exc))
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:
+        master = "local[*]"  # not under spark-submit, which sets the master itself
+    with tempfile.TemporaryDirectory(prefix="stance-spark-model-") as tmp:
+        model_uri = spark_engine.pyfunc_uri(uri, Path(tmp))
+        console.print(f"[bold]spark[/]: starting a session on {master or 'the spark-submit master'} ...")
+        spark = spark_engine.spark_session(master)
+        try:
+            result = spark_engine.run_spark(
+                spark, [str(p) for p in inputs], model_uri, loaded.scorer.tags, str(out), sentences=sentences,
+                ingest_options=ingest_options, text_col=options.text_col, id_col=options.id_col,
+                summary=None if summary is None else str(summary), errors_file=errors_file, top_n=options.top_n)
+        except ValueError as exc:
+            raise _fail(console, str(exc))
+        finally:
+            if master is not None:
+                spark.stop()
+    report = PredictReport(out, summary, errors_file, articles=result["articles"], sentences=result["sentences"],
+                           error_count=len(result["errors"]), seconds=result["seconds"],
+                           errors=[f"{e['source']}{'' if e['line'] is None else ':' + str(e['line'])}: {e['error']}"
+                                   for e in result["errors"][:10]])
+    _print_report(console, report)
+    if report.error_count:
+        raise typer.Exit(1)
