@@ -86,6 +86,7 @@ def register(app: typer.Typer) -> None:
         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from the partial output kept beside --out."),
         errors: Optional[Path] = typer.Option(None, "--errors", help="JSONL file for inputs that failed [default: OUT.errors.jsonl]."),
         batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Sentences scored per call and committed per part [default 1024]."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes that split and score [default: all cores for the baseline, 1 for transformers]."),
         engine: Engine = typer.Option(Engine.local, "--engine", help="local: this process; spark: mlflow.pyfunc.spark_udf over Parquet."),
         master: Optional[str] = typer.Option(None, "--master", help="Spark master for --engine spark [default: local[*], or what spark-submit set]."),
         text_col: Optional[str] = typer.Option(None, "--text-col", help="Text column/field of table inputs."),
@@ -97,7 +98,7 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True)
         errors_file = errors if errors is not None else out.with_name(out.name + ".errors.jsonl")
         try:
-            options = load_config(PredictOptions, config, {"batch_size": batch_size, "text_col": text_col, "id_col": id_col})
+            options = load_config(PredictOptions, config, {"batch_size": batch_size, "workers": workers, "text_col": text_col, "id_col": id_col})
             if engine is Engine.local:
                 check_outputs(out, summary, errors_file)
         except (ConfigError, ValueError) as exc:
