@@ -19,7 +19,7 @@ _BYLINE = re.compile(r"^(by|written by|author:?|posted by|reporting by)\s+[\w.'�
 _MONTHS = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?"
 _DATETIME_TOKEN = re.compile(
     r"^(\d{4}-\d{2}-\d{2}(t[\d:.]+z?)?|\d{1,2}[:.]\d{2}([:.]\d{2})?|\d{1,2}[./]\d{1,2}([./]\d{2,4})?|"
-    r"\d{1,4},?|" + _MONTHS + r"|(am|pm|a\.m\.|p\.m\.|gmt|utc|msk)|[•·|\-–—/,])$",
+    r"\d{1,4}|" + _MONTHS + r"|(am|pm|a\.m\.|p\.m\.|gmt|utc|msk)|[•·|\-–—/,])$",
     re.IGNORECASE,
 )
 _HAS_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}|\d{1,2}\.\d{1,2}\b|\b" + _MONTHS[:-5] + r"\b", re.IGNORECASE)
@@ -53,15 +53,33 @@ _URL = re.compile(r"https?://\S+|www\.\S+")
 _COUNTER = re.compile(r"^[•·\-–\s]*[\d\s.,:kKmM]+$")
 _BULLET = re.compile(r"^\s*[•·▪►■□●○]\s*")
 _SOURCE_LINE = re.compile(r"^(source|sources|via|credit|tags?|topics?|categories|filed under)\s*:", re.IGNORECASE)
+# Agency credits: "(Reporting by A in B; Editing by C)", "Writing by D".
+_CREDITS = re.compile(r"^\(?\s*(additional )?(reporting|writing|editing|compiled|translated|research|graphics)\s+by\b",
+                      re.IGNORECASE)
+CREDITS_TAIL = re.compile(r"\s*\(\s*(additional )?(reporting|writing|editing)\s+by\b[^()]*\)$", re.IGNORECASE)
+_STANDARDS = re.compile(r"\bour standards\b|\btrust principles\b|\beditorial (standards|guidelines|policy)\b|"
+                        r"\bcorrections? policy\b", re.IGNORECASE)
+# Words of site navigation; a short line made mostly of them is a menu ("Sign in Subscribe Search").
+_NAV_WORDS = frozenset(
+    "home news world politics business markets economy opinion sport sports video videos live tv radio podcasts "
+    "culture lifestyle entertainment science tech technology health travel weather regions local national nation "
+    "international search menu sign in up log login logout register subscribe subscription account my e-paper "
+    "epaper newsletters more latest accueil politique économie société culture connexion rechercher actualités "
+    "monde sécurité international startseite nachrichten inicio noticias mundo".split()
+)
+# Separators of menu items: " | ", " · ", " • ", " » ", " › ", or runs of 2+ spaces / tabs in the raw line.
+_MENU_SEP = re.compile(r"\s+[|·•»›/]\s+|\s*\t\s*| {2,}")
 _STANDALONE_DATELINE = re.compile(r"^[A-Z][a-z]+(?:\s*[-–—]\s*|,\s+)[A-Z][A-Za-z]+\.?$")
 
 _CAPTION_HINTS = ("©", "(c)", "image", "photo", "picture", "video", "getty", "reuters", "afp", "ap photo", "copyright")
 _NOTICE_HINTS = ("cookie", "privacy", "terms", "akismet", "comment data", "site", "necessarily", "views expressed",
-                 "opt", "javascript", "blocker")
-
+                 "opt", "javascript", "blocker", "standards", "principles", "editorial", "policy")
 # A menu, notice or caption is never this long; longer lines are article text (and
 # skipping the phrase rules keeps a 50 MB single-line article fast).
 MAX_BOILERPLATE_CHARS = 2000
+# Lines longer than this are counted by whitespace: they hold 40+ words either way, past every
+# threshold that decides on a word count.
+LONG_LINE_CHARS = 300
 
 # Markers after which the rest of a page is comment lists, teasers or footers.
 FOOTER_MARKER = re.compile(
@@ -77,9 +95,14 @@ def words(line: str) -> list[str]:
     return WORD.findall(line)
 
 
+def count_words(line: str) -> int:
+    """Number of word tokens; long lines are counted by whitespace (they are prose either way)."""
+    return len(line.split()) if len(line) > LONG_LINE_CHARS else len(WORD.findall(line))
+
+
 def ends_like_sentence(line: str) -> bool:
     """True when the line ends with terminal punctuation (closing quotes allowed)."""
-    return bool(SENTENCE_END.search(line.rstrip()))
+    return bool(SENTENCE_END.search(line[-12:].rstrip()))
 
 
 def is_standalone_dateline(line: str) -> bool:
@@ -87,50 +110,82 @@ def is_standalone_dateline(line: str) -> bool:
     return bool(_STANDALONE_DATELINE.match(line.strip()))
 
 
+def is_menu(raw: str, line: str, n_words: int) -> bool:
+    """A line of navigation items: separated short items, or mostly navigation words.
+
+    `raw` is the line before spaces were collapsed (runs of spaces separate menu items),
+    `line` the normalized line. Lines ending like a sentence are never menus.
+    """
+    if n_words > 15 or ends_like_sentence(line):
+        return False
+    items = [x for x in _MENU_SEP.split(raw.strip()) if x.strip()]
+    if len(items) >= 3 and all(len(x.split()) <= 3 for x in items):
+        return True
+    tokens = [t.lower() for t in WORD.findall(line)]
+    return len(tokens) >= 2 and sum(t in _NAV_WORDS for t in tokens) >= 0.75 * len(tokens)
+
+
 def _is_timestamp(line: str) -> bool:
     if not _HAS_DATETIME.search(line):
         return False
-    rest = [t for t in _BULLET.sub("", line).split() if not _DATETIME_TOKEN.match(t)]
+    rest = [t for t in _BULLET.sub("", line).split() if not _DATETIME_TOKEN.match(t.rstrip(",;"))]
     # What is left besides dates and times is at most a section label ("News/Politics").
     return len(rest) <= 2 and not ends_like_sentence(line)
 
 
-def line_reason(line: str) -> str | None:
-    """Why `line` (stripped, non-empty) is boilerplate on its own, or None to keep it.
-
-    Reasons: icons, breadcrumb, byline, timestamp, caption, copyright, site-notice,
-    read-more, comments, social, counter, link. Long prose lines are only dropped by
-    phrase rules that do not occur in news prose (cookies, ©, "READ MORE:").
-    """
-    if len(line) > MAX_BOILERPLATE_CHARS:
-        return None
-    n_words = len(words(line))
-    low = line.lower()
-    # Cheap substring checks guard the costly case-insensitive regexes (most lines are prose).
-    if "icon" in low and len(_ICON.findall(line)) >= 3 and len(_ICON.findall(line)) >= 0.3 * max(n_words, 1):
-        return "icons"
-    if _COUNTER.match(line):
-        return "counter"
-    if _BREADCRUMB.search(line) and n_words <= 25:
-        return "breadcrumb"
-    if any(k in low for k in _CAPTION_HINTS) and _CAPTION.search(line):
+def _phrase_reason(line: str, low: str, n_words: int) -> str | None:
+    """Rules for phrases that never occur in news prose: apply to lines of any length."""
+    if "icon" in low:
+        icons = len(_ICON.findall(line))
+        if icons >= 3 and icons >= 0.3 * max(n_words, 1):
+            return "icons"
+    if any(map(low.__contains__, _CAPTION_HINTS)) and _CAPTION.search(line):
         return "caption"
     if ("rights" in low or "copyright" in low) and _RIGHTS.search(line):
         return "copyright"
-    if any(k in low for k in _NOTICE_HINTS) and _SITE_NOTICE.search(line):
+    if any(map(low.__contains__, _NOTICE_HINTS)) and (_SITE_NOTICE.search(line) or _STANDARDS.search(line)):
         return "site-notice"
-    if _READ_MORE_INLINE.search(line) or (_RELATED.match(_BULLET.sub("", line)) and not ends_like_sentence(line)):
+    if "read" in low and _READ_MORE_INLINE.search(line):
         return "read-more"
-    if _COMMENTS.match(_BULLET.sub("", line)):
+    if "by" in low and n_words <= 60 and _CREDITS.match(line):
+        return "credits"
+    return None
+
+
+def line_reason(line: str, n_words: int | None = None, punct: bool | None = None) -> str | None:
+    """Why `line` (stripped, non-empty) is boilerplate on its own, or None to keep it.
+
+    `n_words` and `punct` (ends like a sentence) may be passed when already known.
+    Reasons: icons, caption, copyright, site-notice, read-more, credits, counter,
+    breadcrumb, comments, byline, timestamp, source-line, social, link. Long prose lines
+    are only dropped by phrase rules that do not occur in news prose (cookies, ©,
+    "READ MORE:", "Reporting by").
+    """
+    if len(line) > MAX_BOILERPLATE_CHARS:
+        return None
+    n_words = count_words(line) if n_words is None else n_words
+    punct = ends_like_sentence(line) if punct is None else punct
+    low = line.lower()
+    reason = _phrase_reason(line, low, n_words)
+    if reason or (punct and n_words > 25):
+        return reason  # every rule below is for short lines
+    bare = line.lstrip("•·▪►■□●○ ")
+    if _COUNTER.match(line):
+        return "counter"
+    if n_words <= 25 and _BREADCRUMB.search(line):
+        return "breadcrumb"
+    if not punct and _RELATED.match(bare):
+        return "read-more"
+    if _COMMENTS.match(bare):
         return "comments"
-    if _BYLINE.match(line) and n_words <= 6:
+    if n_words <= 6 and _BYLINE.match(line):
         return "byline"
     if n_words <= 12 and _is_timestamp(line):
         return "timestamp"
-    if _SOURCE_LINE.match(line) and n_words <= 8:
+    if n_words <= 8 and _SOURCE_LINE.match(line):
         return "source-line"
     if n_words <= 15 and _SOCIAL.search(line):
         return "social"
-    if _URL.search(line) and n_words <= 15:
+    if n_words <= 15 and ("http" in low or "www." in low) and _URL.search(line):
         return "link"
     return None

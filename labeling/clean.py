@@ -63,6 +63,8 @@ class CleanResult:
 
 def normalize_line(line: str) -> str:
     """NFC, invisible characters removed, runs of spaces collapsed, ends stripped."""
+    if line.isascii():
+        return " ".join(line.split())  # the common case: no Unicode work needed
     line = unicodedata.normalize("NFC", line).translate(_INVISIBLE)
     return _SPACES.sub(" ", line).strip()
 
@@ -94,66 +96,113 @@ def _parse_header(lines: list[str]) -> tuple[dict[str, str], int]:
 
 
 def _key(line: str) -> str:
-    return " ".join(w.lower() for w in bp.words(line))
+    if len(line) > bp.LONG_LINE_CHARS:
+        return line.lower()  # long repeats are exact copies; tokenizing them is wasted work
+    return " ".join(bp.words(line.lower()))
 
 
 def _similar(a: str, b: str) -> float:
-    sa, sb = set(_key(a).split()), set(_key(b).split())
+    sa, sb = set(a.split()), set(b.split())
     return len(sa & sb) / max(1, len(sa | sb))
 
 
-def _is_prose(line: str, options: CleanOptions) -> bool:
-    return bp.ends_like_sentence(line) and len(bp.words(line)) >= options.min_prose_words
+@dataclass
+class _Line:
+    """What the context rules need of a line, computed once."""
+
+    text: str
+    n_words: int
+    punct: bool
+    key: str
+    reason: str | None = None
 
 
-def _find_headline(lines: list[str], reasons: list[str | None], title: str | None, options: CleanOptions) -> int | None:
-    for i, line in enumerate(lines):
-        if reasons[i] is not None:
+def _slug_words(url: str | None) -> set[str]:
+    if not url:
+        return set()
+    path = url.split("://", 1)[-1].split("/", 1)[-1]
+    return {w for w in re.split(r"[^a-z0-9]+", path.lower()) if len(w) > 2 and not w.isdigit()}
+
+
+def _find_headline(lines: list[_Line], title: str | None, url: str | None, options: CleanOptions) -> int | None:
+    """The headline's index: the given title, else the best headline-shaped line before any prose.
+
+    Scraped pages repeat the headline and put its words in the URL slug; a candidate with
+    either sign beats the first candidate (which may be a teaser or a section title).
+    """
+    if title:
+        tkey = _key(title)
+        return next((i for i, x in enumerate(lines) if x.reason is None and x.key == tkey), None)
+    candidates: list[int] = []
+    for i, x in enumerate(lines):
+        if x.reason is not None:
             continue
-        if title and _key(line) == _key(title):
-            return i
-        if title:
-            continue
-        if _is_prose(line, options):
-            return None
-        n = len(bp.words(line))
-        if options.min_headline_words <= n <= options.max_headline_words and not bp.ends_like_sentence(line):
-            return i
-    return None
+        if x.punct and x.n_words >= options.min_prose_words:
+            break
+        if options.min_headline_words <= x.n_words <= options.max_headline_words and not x.punct:
+            candidates.append(i)
+    if not candidates:
+        return None
+    slug = _slug_words(url)
+    keys = [lines[i].key for i in candidates]
+
+    def score(i: int) -> int:
+        words = set(lines[i].key.split())
+        repeated = keys.count(lines[i].key) > 1 or any(x.key == lines[i].key for x in lines[i + 1:i + 6] if x.reason)
+        in_slug = len(words & slug) >= max(2, 0.4 * len(words)) if slug else False
+        return 2 * repeated + in_slug
+
+    return max(candidates, key=lambda i: (score(i), -i))
 
 
-def _context_reasons(lines: list[str], reasons: list[str | None], title: str | None, options: CleanOptions) -> int | None:
+def _context_reasons(lines: list[_Line], title: str | None, url: str | None, options: CleanOptions) -> int | None:
     """Fill in reasons that need the whole page; returns the headline's line index."""
-    head = _find_headline(lines, reasons, title, options)
-    headline = lines[head] if head is not None else title
+    head = _find_headline(lines, title, url, options)
+    headline = lines[head].key if head is not None else (_key(title) if title else None)
     seen: set[str] = set()
     in_footer = False
-    for i, line in enumerate(lines):
-        key = _key(line) or line
-        if bp.FOOTER_MARKER.match(line):
+    for i, x in enumerate(lines):
+        key = x.key or x.text
+        if x.n_words <= 12 and bp.FOOTER_MARKER.match(x.text):
             in_footer = True
-        if reasons[i] is not None:
+        if x.reason is not None or i == head:
             seen.add(key)
             continue
-        if i == head:
-            seen.add(key)
-            continue
-        n = len(bp.words(line))
-        punct = bp.ends_like_sentence(line)
+        n, punct = x.n_words, x.punct
         if key in seen:
-            reasons[i] = "repeated"
-        elif headline and not punct and _similar(line, headline) >= options.headline_similarity:
-            reasons[i] = "repeated-headline"
-        elif head is not None and i < head and not _is_prose(line, options):
-            reasons[i] = "navigation"
+            x.reason = "repeated"
+        elif headline and not punct and n <= options.max_headline_words and _similar(x.key, headline) >= options.headline_similarity:
+            x.reason = "repeated-headline"
+        elif head is not None and i < head and not (punct and n >= options.min_prose_words):
+            x.reason = "navigation"
         elif in_footer and not (punct and n >= options.resume_prose_words):
-            reasons[i] = "after-footer"
-        elif not punct and n <= options.max_menu_words and not bp.is_standalone_dateline(line):
-            reasons[i] = "menu"
-        if in_footer and reasons[i] is None:
+            x.reason = "after-footer"
+        elif not punct and n <= options.max_menu_words and not bp.is_standalone_dateline(x.text):
+            x.reason = "menu"
+        if in_footer and x.reason is None:
             in_footer = False  # real prose resumed: the marker was a widget inside the article
         seen.add(key)
     return head
+
+
+def _line_info(raw: str, line: str) -> _Line:
+    key = _key(line)
+    n_words = len(key.split()) if len(line) <= bp.LONG_LINE_CHARS else bp.count_words(line)
+    punct = bp.ends_like_sentence(line)
+    reason = bp.line_reason(line, n_words, punct)
+    if reason is None and bp.is_menu(raw, line, n_words):
+        reason = "menu"
+    return _Line(line, n_words, punct, key, reason)
+
+
+def _split_raw(raw: str) -> list[tuple[str, str]]:
+    """(raw line, normalized line) pairs of the non-empty lines."""
+    out = []
+    for part in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = normalize_line(part)
+        if line:
+            out.append((part, line))
+    return out
 
 
 def clean_article(raw: str, title: str | None = None, options: CleanOptions | None = None) -> CleanResult:
@@ -166,28 +215,34 @@ def clean_article(raw: str, title: str | None = None, options: CleanOptions | No
     kept line gives an empty cleaned text.
     """
     options = options or CleanOptions()
-    raw_lines = [normalize_line(x) for x in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    raw_lines = [x for x in raw_lines if x]
-    header, n_header = _parse_header(raw_lines)
+    pairs = _split_raw(raw)
+    header, n_header = _parse_header([line for _, line in pairs[:8]])
     result = CleanResult(text="", lines=[], header=header)
-    for line in raw_lines[:n_header]:
+    for _, line in pairs[:n_header]:
         result.dropped["header"] += 1
         result.dropped_lines.append(("header", line))
-    lines = raw_lines[n_header:]
+    lines = [_line_info(r, x) for r, x in pairs[n_header:]]
     title = title or header.get("title")
-    reasons = [bp.line_reason(line) for line in lines]
-    head = _context_reasons(lines, reasons, title, options)
+    head = _context_reasons(lines, title, header.get("url"), options)
     parts: list[str] = []
     offset = 0
-    for i, line in enumerate(lines):
-        if reasons[i] is not None:
-            result.dropped[reasons[i]] += 1
-            result.dropped_lines.append((reasons[i], line))
+    for i, x in enumerate(lines):
+        text = x.text
+        if x.reason is None and i != head and "by" in text[-300:].lower():
+            # "... said. (Reporting by A; Editing by B)": the credits are cut, the prose kept.
+            tail = bp.CREDITS_TAIL.search(text, max(0, len(text) - 300))
+            if tail and tail.start() > 0:
+                result.dropped["credits"] += 1
+                result.dropped_lines.append(("credits", text[tail.start():].strip()))
+                text = text[:tail.start()]
+        if x.reason is not None:
+            result.dropped[x.reason] += 1
+            result.dropped_lines.append((x.reason, text))
             continue
-        kind = "headline" if i == head else ("dateline" if bp.is_standalone_dateline(line) else "body")
-        result.lines.append(CleanLine(text=line, start=offset, kind=kind))
-        parts.append(line)
-        offset += len(line) + 1
+        kind = "headline" if i == head else ("dateline" if bp.is_standalone_dateline(text) else "body")
+        result.lines.append(CleanLine(text=text, start=offset, kind=kind))
+        parts.append(text)
+        offset += len(text) + 1
     result.text = "\n".join(parts)
-    result.headline = lines[head] if head is not None else None
+    result.headline = lines[head].text if head is not None else None
     return result

@@ -22,13 +22,15 @@ from labeling.clean import CleanOptions, CleanResult, clean_article
 from labeling.config import CONFIG_DIR, StrictModel
 from labeling.dedup import GroupIndex, GroupOptions, GroupReport
 from labeling.io import atomic_open, atomic_path
-from labeling.language import LanguageTagger
+from labeling.language import LanguageOptions, LanguageTagger
 from labeling.readers import Article, ReadError, ReadOptions, iter_articles
 from labeling.sentences import split_lines
 
 DEFAULT_CONFIG = CONFIG_DIR / "ingest.yaml"
 RECORD_FIELDS = ["sentence_id", "article_id", "index", "text", "start", "end", "prev_text", "next_text", "kind",
                  "lang", "for_labeling", "group_id", "title", "source", "url", "date", "source_path"]
+# One encoder for all records (json.dumps would rebuild it per call).
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 # Dropped lines kept for --show-dropped; counts are always complete.
 MAX_DROPPED_SHOWN = 5000
 
@@ -41,12 +43,13 @@ class IngestOptions(StrictModel):
     read: ReadOptions = ReadOptions()
     clean: CleanOptions = CleanOptions()
     groups: GroupOptions = GroupOptions()
+    language: LanguageOptions = LanguageOptions()
     _tagger: LanguageTagger | None = PrivateAttr(default=None)
 
     def tagger(self) -> LanguageTagger:
         """The language tagger, created once per options object (its model loads lazily)."""
         if self._tagger is None:
-            self._tagger = LanguageTagger()
+            self._tagger = LanguageTagger(self.language)
         return self._tagger
 
 
@@ -159,7 +162,7 @@ def _spool(inputs: list[str], options: IngestOptions, spool, index: GroupIndex, 
         for rec in records:
             _count(summary, rec)
             index.add(rec["sentence_id"], rec["text"], article_no)
-            spool.write(json.dumps({k: rec[k] for k in RECORD_FIELDS}, ensure_ascii=False) + "\n")
+            spool.write(_ENCODE(rec) + "\n")  # records are built in RECORD_FIELDS order
         if progress:
             progress(1, summary.sentences - before)
 

@@ -1,27 +1,57 @@
 """Offline language identification of sentences (py3langid, model inside the wheel).
 
-Running the classifier costs ~0.1 ms a sentence, the largest single cost of ingestion,
-so plain-ASCII sentences full of English function words take a fast path: such text
-is English for any practical purpose, and the classifier agrees on it.
+The classifier costs ~0.1 ms a call, more than all the rest of ingestion per sentence,
+and it is unreliable on short strings (an English headline comes out as Nigerian Pidgin,
+a dateline as Extremaduran). So:
+- plain-ASCII text with enough English function words is English without a call
+  (the classifier agrees on such text);
+- text in a non-Latin script (Cyrillic, Arabic, CJK, ...) is always classified: the
+  script alone rules English out;
+- other text is classified among a configurable set of news languages, and may
+  override the article's language only when long enough and confident;
+- short strings, headlines' neighbours and datelines take the article's language
+  (its most common confident language).
 """
 from __future__ import annotations
 
-import re
+from labeling.config import StrictModel
 
 # Words frequent in English and rare as words in other languages written in Latin script.
 _ENGLISH_MARKERS = frozenset(
     "the and of was were that with which said has have from this their would could been will "
-    "are is it its for on by at as an be not who".split()
+    "are is it its for on by at as an be not who to in".split()
 )
 _STRONG_MARKERS = frozenset("the and was were that with which said has have from this their would could been".split())
-_WORD = re.compile(r"[A-Za-z]+")
-_LETTER = re.compile(r"[^\W\d_]")
+# ASCII punctuation to spaces, so that str.split() gives the words (much faster than a regex).
+_PUNCT = str.maketrans({c: " " for c in "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'0123456789"})
+# Letters above this code point are not Latin script (Latin Extended-B ends at U+024F).
+_LATIN_END = 0x024F
+
+# Languages a news corpus realistically holds; the rest of py3langid's 142 (Latin,
+# Extremaduran, Nigerian Pidgin, ...) only ever win on short English strings by accident.
+NEWS_LANGUAGES = (
+    "en fr de es it pt nl sv da no fi pl cs sk hu ro bg hr sr bs sl uk ru be el tr ar fa ur ps he hi bn "
+    "zh ja ko vi th id ms tl sw ka hy az kk uz lt lv et sq mk am so ha"
+).split()
+
+
+class LanguageOptions(StrictModel):
+    """Language tagging settings (see configs/ingest.yaml)."""
+
+    candidates: list[str] = NEWS_LANGUAGES
+    min_words: int = 5  # Latin-script texts shorter than this take the article's language
+    min_confidence: float = 0.8  # a classified language overrides the article's only above this
+
+
+def _non_latin(text: str) -> bool:
+    return any(ord(c) > _LATIN_END and c.isalpha() for c in text)
 
 
 class LanguageTagger:
     """Tags texts with ISO 639-1 codes; the py3langid model loads on first use (~1 s)."""
 
-    def __init__(self) -> None:
+    def __init__(self, options: LanguageOptions | None = None) -> None:
+        self.options = options or LanguageOptions()
         self._identifier = None
 
     def _model(self):
@@ -29,7 +59,9 @@ class LanguageTagger:
             # Imported lazily: loading the model is the slow part, and not every command needs it.
             from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-            self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            identifier.set_languages(self.options.candidates)
+            self._identifier = identifier
         return self._identifier
 
     @staticmethod
@@ -37,31 +69,53 @@ class LanguageTagger:
         """Fast path: ASCII text of at least 6 words, a fifth of them English markers."""
         if not text.isascii():
             return False
-        tokens = [t.lower() for t in _WORD.findall(text)]
+        tokens = text.lower().translate(_PUNCT).split()
         if len(tokens) < 6:
             return False
         hits = [t for t in tokens if t in _ENGLISH_MARKERS]
-        return len(hits) >= 0.2 * len(tokens) and any(t in _STRONG_MARKERS for t in hits)
+        return len(hits) >= 0.2 * len(tokens) and not _STRONG_MARKERS.isdisjoint(hits)
+
+    def classify(self, text: str) -> tuple[str, float]:
+        """(ISO 639-1 code, probability) from the model, among the candidate languages."""
+        lang, prob = self._model().classify(text)
+        return lang, prob
 
     def detect(self, text: str) -> str | None:
-        """ISO 639-1 code of `text`, or None when it has too few letters to tell."""
-        if len(_LETTER.findall(text[:200])) < 3:
+        """ISO 639-1 code of `text` on its own, or None when it has too few letters to tell."""
+        if sum(c.isalpha() for c in text[:200]) < 3:
             return None
         if self.looks_english(text):
             return "en"
-        lang, _prob = self._model().classify(text)
-        return lang
+        return self.classify(text)[0]
+
+    def _first_pass(self, text: str, inherit: bool) -> tuple[str | None, bool]:
+        """(language or None, confident?) for one text before the article's language is known."""
+        if inherit:
+            return None, False
+        if self.looks_english(text):
+            return "en", True
+        if sum(c.isalpha() for c in text[:200]) < 3:
+            return None, False
+        if _non_latin(text):
+            return self.classify(text)[0], True  # the script alone rules English out
+        if len(text.split()) < self.options.min_words:
+            return None, False
+        lang, prob = self.classify(text)
+        return lang, prob >= self.options.min_confidence
 
     def tag(self, texts: list[str], inherit: list[bool] | None = None) -> list[str]:
-        """Codes for one article's sentences.
+        """Codes for one article's sentences, in order.
 
-        Short fragments and datelines ("Moscow-Sana", marked in `inherit`) fool any
-        detector, so they, and texts of fewer than three words, take the article's most
-        common language; "und" when nothing can be told.
+        `inherit` marks texts (datelines) that take the article's language whatever they
+        look like. The article's language is the most common confident tag; texts that
+        are short, unsure or marked take it; "und" when nothing can be told.
         """
         inherit = inherit or [False] * len(texts)
-        raw = [self.detect(t) if len(t.split()) >= 3 and not skip else None for t, skip in zip(texts, inherit)]
-        known = [x for x in raw if x]
-        majority = max(set(known), key=known.count) if known else None
-        fallback = majority or next((self.detect(t) for t in texts if self.detect(t)), None) or "und"
-        return [x or fallback for x in raw]
+        first = [self._first_pass(t, skip) for t, skip in zip(texts, inherit)]
+        sure = [lang for lang, confident in first if confident]
+        if sure:
+            article = max(sorted(set(sure)), key=sure.count)
+        else:
+            guesses = [lang for lang, _ in first if lang]
+            article = max(sorted(set(guesses)), key=guesses.count) if guesses else "und"
+        return [lang if confident else article for lang, confident in first]

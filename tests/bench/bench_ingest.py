@@ -14,28 +14,52 @@ from pathlib import Path
 
 PLACES = ["Ostland", "the Federation", "Velmar", "Norrland", "the Republic", "Kestria", "the Alliance", "Marovia"]
 PEOPLE = ["Petra Kallis", "Arno Weiss", "Lena Marsh", "Ivo Brandt", "Dana Cole", "Omar Sefa", "Tomas Gray"]
-VERBS = ["warned", "said", "claimed", "denied", "announced", "stressed", "insisted", "argued"]
-CLAIMS = ["troops were massing near the border", "talks could resume next week", "the sanctions would stay",
-          "no ships had entered the harbour", "the ceasefire was holding", "the embassy would close",
-          "a new agreement was within reach", "the drills were purely defensive"]
+VERBS = ["warned", "said", "claimed", "denied", "announced", "stressed", "insisted", "argued", "told reporters"]
+FUNCTION = ["the", "of", "and", "to", "in", "a", "on", "that", "for", "with", "by", "was", "were", "would", "has",
+            "its", "after", "from", "at", "as", "over", "which", "their", "had", "been", "could"]
 JUNK = ["Home » World » Europe", "Subscribe to our newsletter", "By {p}", "{d} Mar, 2023 09:{d}",
         "READ MORE: {a} recalls its ambassador", "You may also like", "Leave a Comment",
-        "This site uses cookies to improve your experience. Accept Read More", "© 2023 Example News Ltd."]
+        "This site uses cookies to improve your experience. Accept Read More", "© 2023 Example News Ltd.",
+        "Sign in   Subscribe   Search", "(Reporting by {p}; Editing by {p})"]
 
 
 def _word(rng: random.Random) -> str:
-    # Random pseudo-words keep the vocabulary open, as in real news, so LSH buckets stay small.
     return "".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(rng.randint(2, 4)))
 
 
-def _article(rng: random.Random) -> str:
+class _Corpus:
+    """Open, Zipf-like vocabulary as in real news (random sentences share few content words)
+    plus a pool of quotes that several articles carry with small edits (near-duplicates)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.vocab = [_word(rng) for _ in range(20000)]
+        self.weights = [1 / (i + 10) for i in range(len(self.vocab))]
+        self.quotes = [self.sentence() for _ in range(300)]
+
+    def content(self, k: int) -> list[str]:
+        return self.rng.choices(self.vocab, self.weights, k=k)
+
+    def sentence(self) -> str:
+        rng = self.rng
+        words = self.content(rng.randint(6, 12)) + rng.choices(FUNCTION, k=rng.randint(6, 10))
+        rng.shuffle(words)
+        return f"{rng.choice(PEOPLE)} {rng.choice(VERBS)} that {' '.join(words)} in {rng.choice(PLACES)}."
+
+    def quote(self) -> str:
+        words = self.rng.choice(self.quotes).split()
+        words[self.rng.randrange(2, len(words) - 1)] = self.content(1)[0]  # a small edit per outlet
+        return " ".join(words)
+
+
+def _article(corpus: _Corpus) -> str:
+    rng = corpus.rng
     a, b = rng.sample(PLACES, 2)
     lines = [f" date 2023-03-{rng.randint(10, 28)} https://example.test/{rng.randint(1, 10**9)}",
              f"{a} and {b} trade warnings over {_word(rng)}"]
     lines += [j.format(p=rng.choice(PEOPLE), d=rng.randint(10, 59), a=a) for j in rng.sample(JUNK, 4)]
     for _ in range(rng.randint(6, 14)):
-        sents = [f"{rng.choice(PEOPLE)} {rng.choice(VERBS)} that {rng.choice(CLAIMS)} in {_word(rng)} {_word(rng)}, "
-                 f"according to {rng.choice(PLACES)} officials on {rng.choice(['Monday', 'Friday'])}." for _ in range(3)]
+        sents = [corpus.quote() if rng.random() < 0.05 else corpus.sentence() for _ in range(3)]
         if rng.random() < 0.3:
             sents[0] = sents[0][:-1] + "." + sents[1]  # glued boundary
             sents.pop(1)
@@ -45,11 +69,11 @@ def _article(rng: random.Random) -> str:
 
 def generate(root: Path, megabytes: float, seed: int = 0) -> int:
     """Write txt articles under `root` until `megabytes` of text; returns the byte count."""
-    rng = random.Random(seed)
+    corpus = _Corpus(random.Random(seed))
     root.mkdir(parents=True, exist_ok=True)
     total, i = 0, 0
     while total < megabytes * 1e6:
-        text = _article(rng)
+        text = _article(corpus)
         (root / f"{i:06d}.txt").write_text(text, encoding="utf-8")
         total += len(text.encode("utf-8"))
         i += 1
