@@ -19,12 +19,10 @@ from pydantic import Field
 
 from labeling.config import StrictModel
 from labeling.ingest import IngestOptions
+from training.predict_inputs import Record, RecordError, iter_records
 from training.predict_io import (
     PartialRun,
-    Record,
-    RecordError,
     ResumeError,
-    iter_records,
     open_partial,
     output_format,
     row_schema,
@@ -157,7 +155,8 @@ _CHARS_PER_SENTENCE = 150
 
 
 class _NoLanguage:
-    def tag(self, texts: list[str], inherit: list[bool] | None = None) -> list[str]:
+    # Stands in for labeling.language.LanguageTagger; extra arguments (hints) are not needed.
+    def tag(self, texts: list[str], *hints: Any, **named_hints: Any) -> list[str]:
         return ["und"] * len(texts)
 
 

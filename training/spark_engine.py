@@ -12,6 +12,7 @@ On a cluster run this file with spark-submit (see docs/predict.md):
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -149,21 +150,28 @@ def _read_inputs(spark: Any, inputs: Sequence[str]) -> Any:
     return frame.withColumn("_source", F.col("_metadata.file_path")).withColumn("_line", F.col("_metadata.row_index") + 1)
 
 
+def is_remote(uri: str) -> bool:
+    """True for store URIs such as hdfs:/..., s3a://... (a pathlib Path keeps one slash)."""
+    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", uri)) and not uri.startswith("file:")
+
+
 def check_parquet_inputs(inputs: Sequence[str]) -> tuple[list[str], list[dict]]:
-    """Split local inputs into readable Parquet files and error records (a corrupt file would
-    otherwise fail the whole Spark job). Non-local URIs (hdfs://, s3a://) pass unchecked.
+    """Split local inputs (files, folders, globs) into readable Parquet files and error records:
+    one corrupt file would otherwise fail the whole Spark job. Remote URIs pass unchecked.
     """
     import pyarrow.parquet as pq
 
     good, errors = [], []
     for item in inputs:
-        if "://" in item:
+        if is_remote(item):
             good.append(item)
             continue
-        path = Path(item)
-        files = sorted(p for p in path.rglob("*.parquet") if p.is_file()) if path.is_dir() else [path]
-        if path.is_dir() and not files:
-            errors.append({"source": item, "line": None, "error": "folder holds no .parquet files"})
+        files = []
+        for match in map(Path, sorted(glob.glob(item, recursive=True)) if glob.has_magic(item) else [item]):
+            # a folder (e.g. an earlier Spark output) stands for the Parquet parts inside it
+            files += sorted(p for p in match.rglob("*.parquet") if p.is_file()) if match.is_dir() else [match]
+        if not files:
+            errors.append({"source": item, "line": None, "error": "no .parquet files here"})
         for f in files:
             if not f.exists():
                 errors.append({"source": str(f), "line": None, "error": "no such file"})
@@ -220,7 +228,7 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
 
 def _write_parquet(frame: Any, target: str) -> None:
     """Write a Spark frame as a Parquet folder; local targets appear only when complete."""
-    if "://" in target:
+    if is_remote(target):
         # Non-local stores: Spark's commit protocol writes _SUCCESS only after every part.
         frame.write.mode("overwrite").parquet(target)
         return

@@ -12,7 +12,8 @@ from rich.table import Table
 
 from labeling.config import CONFIG_DIR, ConfigError, load_config
 from training.predict import PredictOptions, PredictReport, article_source, check_outputs, predict, sentence_source
-from training.predict_io import ResumeError, estimate_units
+from training.predict_inputs import estimate_units
+from training.predict_io import ResumeError
 
 
 class Engine(str, Enum):
