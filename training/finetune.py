@@ -10,11 +10,12 @@ it wraps the model in DistributedDataParallel and shards batches; only rank 0 wr
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Iterator, Literal, Sequence
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -35,14 +36,17 @@ class FinetuneConfig(StrictModel):
 
     backbone: str = DEFAULT_BACKBONE
     max_length: int = Field(80, ge=8, le=512)
-    epochs: int = Field(10, ge=1)
+    epochs: int = Field(8, ge=1)
     batch_size: int = Field(16, ge=1)
     eval_batch_size: int = Field(64, ge=1)
-    learning_rate: float = Field(8e-5, gt=0, lt=1)
+    learning_rate: float = Field(1e-4, gt=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     seed: int = 13
-    patience: int = Field(3, ge=0, description="epochs without validation macro-F1 gain before stopping; 0 = never")
+    patience: int = Field(2, ge=0, description="epochs without validation macro-F1 gain before stopping; 0 = never")
+    # Word embeddings are half of MiniLM's weights: freezing them cuts a CPU step by ~20%
+    # and keeps rare words from drifting on a small training set.
+    freeze_embeddings: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads; default: torch's choice")
     export_onnx: bool = True
@@ -93,6 +97,20 @@ def _tokenize(split: Any, tags: Sequence[str], tokenizer: Any, max_length: int) 
     y = label_matrix(split["labels"], tags, ids)
     enc = tokenizer([normalize_text(t) for t in split["text"]], truncation=True, max_length=max_length)
     return Dataset.from_dict({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": y.tolist()})
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    # torch's thread count is process-wide: restore it so callers (and tests) are unaffected.
+    import torch
+
+    previous = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _use_cpu(device: str) -> bool:
@@ -239,19 +257,27 @@ def train_transformer(
     Raises ValueError for unknown tags or missing columns, FileExistsError when
     `out_dir` is a non-model directory, BackboneError for a missing backbone.
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
-
     tags, out_dir = list(tags), Path(out_dir)
     if len(train) == 0 or len(validation) == 0:
         raise ValueError(f"need non-empty train and validation splits (got {len(train)} and {len(validation)})")
     build_dir = _prepare_out_dir(out_dir)
     backbone_dir = resolve_backbone(cfg.backbone)
     use_cpu = _use_cpu(cfg.device)
-    if cfg.num_threads and use_cpu:
-        import torch
+    try:
+        return _fit(train, validation, tags, cfg, backbone_dir, use_cpu, build_dir, out_dir, on_epoch)
+    except BaseException:
+        # A crashed or interrupted run leaves no half-built directory behind.
+        shutil.rmtree(build_dir, ignore_errors=True)
+        raise
 
-        torch.set_num_threads(cfg.num_threads)
-    with quiet_transformers():
+
+def _fit(
+    train: Any, validation: Any, tags: list[str], cfg: FinetuneConfig, backbone_dir: Path, use_cpu: bool,
+    build_dir: Path, out_dir: Path, on_epoch: EpochHook | None,
+) -> TrainResult:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
+
+    with quiet_transformers(), _torch_threads(cfg.num_threads if use_cpu else None):
         tokenizer = AutoTokenizer.from_pretrained(backbone_dir)
         train_ds = _tokenize(train, tags, tokenizer, cfg.max_length)
         val_ds = _tokenize(validation, tags, tokenizer, cfg.max_length)
@@ -263,6 +289,8 @@ def train_transformer(
             id2label=dict(enumerate(tags)),
             label2id={t: i for i, t in enumerate(tags)},
         )
+        if cfg.freeze_embeddings:
+            model.get_input_embeddings().weight.requires_grad_(False)
         tracker = _EpochTracker(cfg.patience, on_epoch)
         trainer = _build_trainer(model, tokenizer, train_ds, val_ds, cfg, build_dir, use_cpu, tracker)
         started = time.perf_counter()
@@ -270,9 +298,8 @@ def train_transformer(
         train_seconds = time.perf_counter() - started
         tracker.restore_best(model)
         logits = trainer.predict(val_ds).predictions
-    y_val = np.asarray(val_ds["labels"], dtype=np.float32)
     probs = 1 / (1 + np.exp(-np.asarray(logits, dtype=np.float64)))
-    thresholds = tune_thresholds(y_val, probs)
+    thresholds = tune_thresholds(np.asarray(val_ds["labels"]), probs)
     params = {
         **cfg.model_dump(),
         "best_epoch": tracker.best_epoch,
@@ -281,33 +308,33 @@ def train_transformer(
         "thresholds": {t: float(x) for t, x in zip(tags, thresholds)},
         "device": "cpu" if use_cpu else "cuda",
     }
-    if trainer.is_world_process_zero():
-        meta = {
-            "kind": "transformer",
-            "tags": tags,
-            "thresholds": params["thresholds"],
-            "preprocess_version": PREPROCESS_VERSION,
-            "backbone": cfg.backbone,
-            "max_length": cfg.max_length,
-        }
+    if trainer.is_world_process_zero():  # under torchrun only rank 0 writes
         with quiet_transformers():
-            params.update(_write_model_dir(model, tokenizer, meta, build_dir, out_dir, cfg, validation["text"]))
-    n_seen = len(train_ds) * len(tracker.history)
+            params.update(_write_model_dir(model, tokenizer, params["thresholds"], build_dir, out_dir, cfg, validation["text"]))
     return TrainResult(
         model_dir=out_dir,
         history=tracker.history,
         params=params,
         train_seconds=train_seconds,
-        sentences_per_second=n_seen / train_seconds if train_seconds > 0 else 0.0,
+        sentences_per_second=len(train_ds) * len(tracker.history) / max(train_seconds, 1e-9),
     )
 
 
 def _write_model_dir(
-    model: Any, tokenizer: Any, meta: dict, build_dir: Path, out_dir: Path, cfg: FinetuneConfig, probe: Sequence[str]
+    model: Any, tokenizer: Any, thresholds: dict[str, float], build_dir: Path, out_dir: Path, cfg: FinetuneConfig,
+    probe: Sequence[str],
 ) -> dict[str, Any]:
     """Save hf/, the int8 ONNX file and meta.json into `build_dir`, then swap it into place."""
     from training.onnx_export import export_int8
 
+    meta = {
+        "kind": "transformer",
+        "tags": list(thresholds),
+        "thresholds": thresholds,
+        "preprocess_version": PREPROCESS_VERSION,
+        "backbone": cfg.backbone,
+        "max_length": cfg.max_length,
+    }
     extra: dict[str, Any] = {}
     shutil.rmtree(build_dir / "trainer", ignore_errors=True)
     model.to("cpu").save_pretrained(build_dir / HF_SUBDIR)

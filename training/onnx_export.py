@@ -20,8 +20,16 @@ import numpy as np
 # opset 17 is supported by the installed torch, onnx and onnxruntime alike.
 OPSET = 17
 # Quantising only MatMul weights keeps the attention softmax, LayerNorm and the
-# classifier's Gemm in float: parity with the torch model stays within 0.03.
+# classifier's Gemm in float.
 QUANT_OP_TYPES = ["MatMul"]
+# Measured on a fine-tuned MiniLM (AVX2 CPU, no VNNI), max probability error vs torch:
+#   all MatMuls, int8 weights, per tensor      0.19
+#   all MatMuls, int8 weights, per channel     0.086 (0.077 with reduce_range)
+#   all MatMuls, uint8 weights, per channel    0.048
+#   ... minus the 6 FFN down-projections       0.013
+# Quantising one group at a time showed the FFN down-projection alone causes 0.078:
+# its input is the GELU output, whose long tail wastes most of the 8-bit range of a
+# per-batch activation scale. uint8 weights avoid the u8*s8 saturation of AVX2 kernels.
 
 
 def _logits_module(model: Any) -> Any:
@@ -91,8 +99,26 @@ def export_fp32(hf_dir: Path | str, target: Path | str, max_length: int = 128) -
     return target
 
 
+def down_projections(model_path: Path | str) -> list[str]:
+    """Names of MatMul nodes whose weight narrows the width (in > out): FFN outputs.
+
+    Structural rather than by node name, so it holds for any BERT-like backbone.
+    """
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    shapes = {init.name: list(init.dims) for init in graph.initializer}
+    names = []
+    for node in graph.node:
+        weights = [shapes[i] for i in node.input if i in shapes and len(shapes[i]) == 2]
+        if node.op_type == "MatMul" and weights and weights[0][0] > weights[0][1]:
+            names.append(node.name)
+    return names
+
+
 def quantize_int8(source: Path | str, target: Path | str) -> Path:
-    """Dynamic int8 quantisation of `source` (weights int8, activations quantised per batch)."""
+    """Dynamic int8 quantisation of `source`: MatMul weights uint8 per channel,
+    activations quantised per batch at run time, FFN down-projections left in float."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with _root_log_level(logging.ERROR):  # its "consider pre-processing" note goes to the root logger
@@ -100,8 +126,9 @@ def quantize_int8(source: Path | str, target: Path | str) -> Path:
             model_input=str(source),
             model_output=str(target),
             op_types_to_quantize=QUANT_OP_TYPES,
-            weight_type=QuantType.QInt8,
+            weight_type=QuantType.QUInt8,
             per_channel=True,
+            nodes_to_exclude=down_projections(source),
         )
     return Path(target)
 

@@ -1,0 +1,187 @@
+"""Fine-tuning the real bundled MiniLM backbone for a few steps on tiny inline data."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from datasets import Dataset
+
+from labeling.config import CONFIG_DIR, ConfigError, load_config
+from training.backbones import BackboneError, bundled_minilm_dir, resolve_backbone
+from training.finetune import FinetuneConfig, _EpochTracker, label_matrix, macro_f1, train_transformer
+from training.scoring import load_scorer
+from training.transformer_scorer import TransformerScorer
+
+TAGS = ["escalation", "de-escalation", "accusation", "denial"]
+SENTENCES = [
+    ("Moscow threatened to deploy more troops to the border.", ["escalation"]),
+    ("The navy fired missiles at a radar station overnight.", ["escalation"]),
+    ("The ministers agreed to resume talks next month.", ["de-escalation"]),
+    ("Both sides signed a ceasefire on Monday.", ["de-escalation"]),
+    ("The foreign minister accused Beijing of bad faith.", ["accusation"]),
+    ("Officials blamed the militia for the attack on the convoy.", ["accusation"]),
+    ("The Kremlin denied the report as baseless.", ["denial"]),
+    ("A spokesman rejected the allegations outright.", ["denial"]),
+    ("The meeting took place in Stockholm.", []),
+    ("He accused Seoul of preparing a strike.", ["accusation", "escalation"]),
+]
+
+
+def _rows(prefix: str, variant: str) -> list[dict]:
+    return [
+        {"id": f"{prefix}{i}", "text": f"{text[:-1]} {variant}.", "labels": labels, "group_id": f"g-{prefix}{i}", "article_id": f"a-{prefix}{i}"}
+        for i, (text, labels) in enumerate(SENTENCES)
+    ]
+
+
+@pytest.fixture(scope="module")
+def splits() -> tuple[Dataset, Dataset]:
+    train = Dataset.from_list(_rows("t", "on Tuesday") + _rows("u", "this week"))
+    return train, Dataset.from_list(_rows("v", "again"))
+
+
+def _cfg(**overrides) -> FinetuneConfig:
+    base = dict(max_length=32, epochs=2, batch_size=8, learning_rate=1e-4, progress=False, export_onnx=False, seed=7, num_threads=1)
+    return FinetuneConfig(**{**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def trained(splits, tmp_path_factory) -> tuple[Path, list[dict], object]:
+    epochs: list[dict] = []
+    out = tmp_path_factory.mktemp("ft") / "model"
+    result = train_transformer(*splits, TAGS, _cfg(export_onnx=True), out, on_epoch=epochs.append)
+    return out, epochs, result
+
+
+def test_default_backbone_resolves_to_bundled_package():
+    path = resolve_backbone("all-MiniLM-L6-v2")
+    assert path == bundled_minilm_dir()
+    assert (path / "config.json").exists() and (path / "model.safetensors").exists()
+
+
+def test_missing_backbone_path_fails_at_config_time(tmp_path):
+    with pytest.raises(ValueError, match=r"does not exist"):
+        FinetuneConfig(backbone=str(tmp_path / "no-such-model"))
+
+
+def test_backbone_directory_without_config_is_rejected(tmp_path):
+    (tmp_path / "weights.bin").write_bytes(b"")
+    with pytest.raises(BackboneError, match=r"not a model directory \(no config.json\)"):
+        resolve_backbone(str(tmp_path))
+
+
+def test_uncached_hub_name_fails_without_downloading(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(BackboneError, match=r"not in the local Hugging Face cache"):
+        resolve_backbone("stance-lab-test/no-such-model")
+
+
+def test_project_config_file_loads_and_unknown_key_is_named(tmp_path):
+    cfg = load_config(FinetuneConfig, CONFIG_DIR / "finetune.yaml")
+    assert 8 <= cfg.max_length <= 128 and cfg.patience >= 1
+    bad = tmp_path / "finetune.yaml"
+    bad.write_text("epochs: 3\nlearning_rat: 0.1\n")
+    with pytest.raises(ConfigError, match=r"learning_rat: unknown key"):
+        load_config(FinetuneConfig, bad)
+
+
+def test_label_matrix_and_macro_f1_match_hand_computed_values():
+    y = label_matrix([["denial"], [], ["escalation", "denial"]], TAGS)
+    assert y.tolist() == [[0, 0, 0, 1], [0, 0, 0, 0], [1, 0, 0, 1]]
+    decided = np.array([[0, 0, 0, 1], [1, 0, 0, 0], [1, 0, 0, 0]], dtype=bool)
+    # escalation: tp 1 fp 1 -> 2/3; de-escalation and accusation: no support -> 0; denial: tp 1 fn 1 -> 2/3
+    assert macro_f1(y, decided) == pytest.approx((2 / 3 + 2 / 3) / 4)
+
+
+def test_unknown_tag_fails_naming_the_row(splits, tmp_path):
+    bad = Dataset.from_list(_rows("x", "today")[:3] + [{"id": "x-bad", "text": "Talks failed.", "labels": ["threat"], "group_id": "g", "article_id": "a"}])
+    with pytest.raises(ValueError, match=r"row 'x-bad': unknown tag 'threat'"):
+        train_transformer(bad, splits[1], TAGS, _cfg(), tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_refuses_to_overwrite_a_directory_that_is_not_a_model(splits, tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not a model directory"):
+        train_transformer(*splits, TAGS, _cfg(), tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_tracker_stops_after_patience_and_restores_best_epoch():
+    model = torch.nn.Linear(2, 1)
+    tracker = _EpochTracker(patience=2, on_epoch=None)
+    state = SimpleNamespace(log_history=[], is_world_process_zero=True)
+    stops = []
+    for epoch, f1 in enumerate([0.4, 0.6, 0.55, 0.6], start=1):
+        with torch.no_grad():
+            model.weight.fill_(float(epoch))
+        state.log_history.append({"loss": 1.0 / epoch})
+        stops.append(tracker.record(state, {"eval_loss": 0.5, "eval_macro_f1": f1}, model))
+    # Epoch 4 ties the best (0.6) without beating it: two epochs without gain -> stop.
+    assert stops == [False, False, False, True]
+    assert tracker.best_epoch == 2 and [h["train_loss"] for h in tracker.history] == [1.0, 0.5, 1 / 3, 0.25]
+    tracker.restore_best(model)
+    assert model.weight.detach().tolist() == [[2.0, 2.0]]
+
+
+@pytest.mark.slow
+def test_finetune_writes_a_complete_model_directory(trained):
+    out, epochs, result = trained
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["kind"] == "transformer" and meta["tags"] == TAGS
+    assert set(meta["thresholds"]) == set(TAGS) and all(0 < v < 1 for v in meta["thresholds"].values())
+    assert meta["backbone"] == "all-MiniLM-L6-v2" and meta["max_length"] == 32 and meta["preprocess_version"]
+    assert (out / "hf" / "config.json").exists() and (out / "hf" / "tokenizer.json").exists()
+    assert (out / "model.int8.onnx").stat().st_size > 1_000_000
+    assert not any(p.name.startswith(".") for p in out.parent.iterdir()), "build directory left behind"
+    assert [e["epoch"] for e in epochs] == [1, 2] == [h["epoch"] for h in result.history]
+    assert set(epochs[0]) == {"epoch", "train_loss", "val_loss", "val_macro_f1", "seconds"}
+    assert result.sentences_per_second > 0 and result.train_seconds > 0
+    assert result.params["best_epoch"] in (1, 2) and result.params["onnx_max_abs_diff"] < 0.03
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_reloaded_model_scores_in_input_order(trained, backend):
+    out, _, _ = trained
+    texts = ["Troops massed at the border.", "They agreed to a ceasefire and talks with their neighbours next week.", "Hi."] * 3
+    scorer = TransformerScorer.load(out, backend=backend, batch_size=2)
+    probs = scorer.predict_proba(texts)
+    assert probs.shape == (9, 4) and np.all((probs >= 0) & (probs <= 1))
+    # Sorting by length inside must not leak into the output order.
+    np.testing.assert_allclose(scorer.predict_proba(texts[::-1]), probs[::-1], atol=0.02)
+    assert scorer.predict_proba([]).shape == (0, 4)
+
+
+@pytest.mark.slow
+def test_load_scorer_dispatches_to_transformer_with_meta_thresholds(trained):
+    out, _, result = trained
+    scorer = load_scorer(out)
+    assert scorer.kind == "transformer" and scorer.tags == TAGS
+    assert scorer.thresholds.tolist() == [result.params["thresholds"][t] for t in TAGS]
+
+
+@pytest.mark.slow
+def test_training_stops_early_when_validation_f1_stalls(splits, tmp_path):
+    # A learning rate this small cannot move the tuned-threshold F1 after epoch 1.
+    result = train_transformer(*splits, TAGS, _cfg(epochs=6, patience=1, learning_rate=1e-12), tmp_path / "m")
+    assert len(result.history) == 2 and result.params["best_epoch"] == 1
+
+
+@pytest.mark.slow
+def test_same_seed_gives_the_same_training_run(splits, tmp_path):
+    runs = [train_transformer(*splits, TAGS, _cfg(epochs=1), tmp_path / f"m{i}").history[0] for i in range(2)]
+    assert runs[0]["train_loss"] == pytest.approx(runs[1]["train_loss"], abs=1e-6)
+    assert runs[0]["val_loss"] == pytest.approx(runs[1]["val_loss"], abs=1e-6)
+
+
+def test_cuda_request_without_gpu_is_a_clear_error(splits, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: the cuda path is exercised for real")
+    with pytest.raises(RuntimeError, match="device 'cuda' requested but torch sees no CUDA device"):
+        train_transformer(*splits, TAGS, _cfg(device="cuda"), tmp_path / "m")
+
