@@ -38,7 +38,12 @@ _RELATED = re.compile(
     r"trending|editor'?s picks?|read next|watch|listen|latest( news)?|top stories)\b",
     re.IGNORECASE,
 )
-_READ_MORE_INLINE = re.compile(r"\bREAD MORE\s*:|\bRead more\s*:|\bRead also\s*:", re.IGNORECASE)
+# "Read more:" and its usual translations (French, German, Spanish, Russian, Arabic), followed by a colon.
+_READ_MORE_INLINE = re.compile(
+    r"\b(read more|read also|also read|(à )?lire aussi|voir aussi|lesen sie (auch|mehr)|lee también|leer más|"
+    r"читайте также|смотрите также)\s*:|اقرأ أيضا",
+    re.IGNORECASE,
+)
 _COMMENTS = re.compile(
     r"^(leave a (comment|reply)|post a comment|add (a )?comment|show comments|\d+\s+comments?|comments?\s*(\(\d+\))?$|"
     r"do you want to leave a comment|discussion$|be the first to comment|join the (conversation|discussion))",
@@ -145,7 +150,7 @@ def _phrase_reason(line: str, low: str, n_words: int) -> str | None:
         return "copyright"
     if any(map(low.__contains__, _NOTICE_HINTS)) and (_SITE_NOTICE.search(line) or _STANDARDS.search(line)):
         return "site-notice"
-    if "read" in low and _READ_MORE_INLINE.search(line):
+    if ("read" in low or ":" in low or "اقرأ" in low) and _READ_MORE_INLINE.search(line):
         return "read-more"
     if "by" in low and n_words <= 60 and _CREDITS.match(line):
         return "credits"

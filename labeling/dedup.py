@@ -272,7 +272,8 @@ class GroupIndex:
         for key, r in zip(self._keys, roots):
             if r not in smallest or key < smallest[r]:
                 smallest[r] = key
-        ids = [group_id_for(smallest[r]) for r in roots]
+        gid = {r: group_id_for(key) for r, key in smallest.items()}
+        ids = [gid[r] for r in roots]
         return ids, self._report(ids, top)
 
     def _report(self, ids: list[str], top: int) -> GroupReport:

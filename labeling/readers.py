@@ -74,7 +74,7 @@ def expand_inputs(inputs: list[str]) -> Iterator[Path | ReadError]:
     Yields a ReadError for a path that does not exist, a glob that matches nothing, or a
     file whose type is not supported. Each file is yielded once even if named twice.
     """
-    seen: set[Path] = set()
+    seen: set[tuple[int, int]] = set()
     for item in inputs:
         if glob.has_magic(item):
             matches = sorted(glob.glob(item, recursive=True))
@@ -95,7 +95,9 @@ def expand_inputs(inputs: list[str]) -> Iterator[Path | ReadError]:
             else:
                 files = [path]
             for f in files:
-                key = f.resolve()
+                # Device and inode name the file itself (through links and relative paths) in one stat call.
+                info = f.stat()
+                key = (info.st_dev, info.st_ino)
                 if key in seen:
                     continue
                 seen.add(key)

@@ -45,6 +45,7 @@ _STARTERS = frozenset(
     "the a an it he she they we i this that these those there but and in on at for if when while as after "
     "before his her its their our my however meanwhile yet so since according".split()
 )
+_ABBREVIATIONS = _TITLES | _SOFT | _BEFORE_NUMBER
 _TIMEZONES = frozenset("gmt utc est edt pst pdt cet cest msk et pt bst".split())
 
 
@@ -55,6 +56,7 @@ class Span:
     start: int
     end: int
     kind: str
+    line: int = 0  # index of the cleaned line it comes from
 
 
 def _token_before(text: str, pos: int) -> str:
@@ -89,7 +91,15 @@ def _boundary_after(text: str, m: re.Match, end: int) -> tuple[int, int] | None:
 
     Returns (sentence end, next sentence start) or None for no boundary.
     """
-    punct, p = m.group(0), m.end()
+    p = m.end()
+    if p - m.start() == 1 and p + 1 < end and text[p] == " " and text[p + 1].isupper():
+        # Fast path, most boundaries: `word. Next` after a plain word that is no abbreviation.
+        if text[m.start()] in "!?":
+            return p, p + 1
+        token = text[text.rfind(" ", max(0, m.start() - 40), m.start()) + 1:m.start()]
+        if text[m.start()] == "." and len(token) > 1 and token.isalpha() and token.lower() not in _ABBREVIATIONS:
+            return p, p + 1
+    punct = m.group(0)
     e = p
     while e < end and text[e] in _CLOSERS:
         # A straight quote glued to a word opens the next sentence (`agreements."It`).
@@ -148,18 +158,18 @@ def split_lines(text: str, lines: list[CleanLine]) -> list[Span]:
     dateline prefix of a body line is split off, body lines are split into sentences.
     """
     spans: list[Span] = []
-    for line in lines:
+    for no, line in enumerate(lines):
         start, end = line.start, line.start + len(line.text)
         if line.kind != "body":
-            spans.append(Span(start, end, line.kind))
+            spans.append(Span(start, end, line.kind, no))
             continue
         dm = _DATELINE.match(text, start, end)
         if dm and _DATELINE_EVIDENCE.search(dm.group(0)) and len(dm.group(0)) <= 80:
-            spans.append(Span(start, dm.end(), "dateline"))
+            spans.append(Span(start, dm.end(), "dateline", no))
             start = dm.end()
             while start < end and text[start].isspace():
                 start += 1
-        spans.extend(Span(a, b, "body") for a, b in _split_line(text, start, end))
+        spans.extend(Span(a, b, "body", no) for a, b in _split_line(text, start, end))
     return spans
 
 

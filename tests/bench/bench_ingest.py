@@ -5,6 +5,7 @@ that size's peak alone; memory is flat when the larger corpus peaks near the sma
 """
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import subprocess
@@ -34,11 +35,11 @@ class _Corpus:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.vocab = [_word(rng) for _ in range(20000)]
-        self.weights = [1 / (i + 10) for i in range(len(self.vocab))]
+        self.cum_weights = list(itertools.accumulate(1 / (i + 10) for i in range(len(self.vocab))))
         self.quotes = [self.sentence() for _ in range(300)]
 
     def content(self, k: int) -> list[str]:
-        return self.rng.choices(self.vocab, self.weights, k=k)
+        return self.rng.choices(self.vocab, cum_weights=self.cum_weights, k=k)
 
     def sentence(self) -> str:
         rng = self.rng

@@ -60,3 +60,47 @@ def test_index_rejects_bands_that_do_not_divide_permutations():
 
     with pytest.raises(ValueError, match="multiple of rows_per_band"):
         GroupIndex(GroupOptions(num_perm=63, rows_per_band=2))
+
+
+def test_batched_signatures_equal_datasketch_minhash():
+    import numpy as np
+    from datasketch import MinHash
+
+    from labeling.dedup import stem_id, stem_ids
+
+    index = GroupIndex()
+    stems = [content_stems(t) for t in OUTLETS]
+    batch = index.signatures(stem_ids([s for row in stems for s in row]), np.array([len(row) for row in stems]))
+    for row, signature in zip(stems, batch):
+        expected = MinHash(num_perm=64, seed=7, hashfunc=stem_id)
+        expected.update_batch([s.encode("utf-8") for s in row])
+        assert (expected.hashvalues == signature).all()
+
+
+def test_vectorised_verification_matches_set_arithmetic():
+    import numpy as np
+
+    from labeling.dedup import GroupOptions
+
+    texts = OUTLETS + UNRELATED + ["Ostland refuses to consider proposals, Kallis said on Tuesday in the harbour."]
+    index = GroupIndex(GroupOptions())
+    for i, text in enumerate(texts):
+        index.add(f"s{i}", text, i)
+    index._flush()
+    a, b = np.triu_indices(len(texts), 1)
+    got = index._similar(a, b)
+    o = index.options
+    for x, y, ok in zip(a.tolist(), b.tolist(), got.tolist()):
+        sa, sb = set(content_stems(texts[x])), set(content_stems(texts[y]))
+        inter = len(sa & sb)
+        want = (inter >= min(o.min_shared, len(sa), len(sb)) and inter / len(sa | sb) >= o.min_jaccard
+                and inter / min(len(sa), len(sb)) >= o.min_overlap)
+        assert ok == want, (texts[x], texts[y])
+
+
+def test_bands_of_three_rows_still_group_the_shared_quote():
+    from labeling.dedup import GroupOptions
+
+    records = _records(OUTLETS[:2] + UNRELATED)
+    assign_groups(records, GroupOptions(num_perm=96, rows_per_band=3))
+    assert records[0]["group_id"] == records[1]["group_id"] != records[2]["group_id"]
