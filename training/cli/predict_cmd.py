@@ -125,6 +125,9 @@ def register(app: typer.Typer) -> None:
                 bar.update(task, completed=bar.tasks[0].completed, total=bar.tasks[0].completed)
         except (ResumeError, ConfigError) as exc:
             raise _fail(console, str(exc))
+        except KeyboardInterrupt:
+            raise _fail(console, f"interrupted; {out} was not written. The chunks scored so far are kept: "
+                                 "run the same command with --resume to continue.", code=130)
         _print_report(console, report)
         if report.error_count:
             raise typer.Exit(1)
