@@ -11,7 +11,6 @@ from tests.predict.helpers import TAGS, labeled_rows
 from training.predict import PredictOptions, article_source, predict, sentence_source
 from training.scoring import load_scorer
 
-pytest.importorskip("pyspark")
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 ARTICLES = [
@@ -28,7 +27,9 @@ ARTICLES = [
 def spark():
     if shutil.which("java") is None:
         pytest.fail("Java 17 is needed for the Spark tests: run `make sysdeps` (openjdk-17-jre-headless)")
-    from training.spark_engine import spark_session
+    from training.spark_engine import require_pyspark, spark_session
+
+    require_pyspark()  # in the test extra: a missing pyspark is a failure, not a skip
 
     session = spark_session("local[2]", app_name="stance-test", driver_memory="1g")
     session.conf.set("spark.sql.shuffle.partitions", "2")
