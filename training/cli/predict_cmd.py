@@ -1,6 +1,7 @@
 """`stance predict`: tag every sentence of new articles (or sentence records) with a model."""
 from __future__ import annotations
 
+import re
 from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
@@ -97,7 +98,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Tag every sentence of INPUT... with the model's stance tags and write one row per sentence."""
         console = Console(stderr=True)
-        errors_file = errors if errors is not None else out.with_name(out.name + ".errors.jsonl")
+        errors_file = errors if errors is not None else _default_errors_file(out)
         try:
             options = load_config(PredictOptions, config, {"batch_size": batch_size, "workers": workers, "text_col": text_col, "id_col": id_col})
             if engine is Engine.local:
@@ -131,6 +132,13 @@ def register(app: typer.Typer) -> None:
         _print_report(console, report)
         if report.error_count:
             raise typer.Exit(1)
+
+
+def _default_errors_file(out: Path) -> Path:
+    """OUT.errors.jsonl beside the output; in the working folder when OUT is on a remote store (hdfs:, s3a:)."""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", str(out)) and not str(out).startswith("file:"):
+        return Path.cwd() / f"{out.name}.errors.jsonl"
+    return out.with_name(out.name + ".errors.jsonl")
 
 
 def _load(console: Console, uri: str) -> Any:
