@@ -7,104 +7,46 @@ removed, words cut to 5 characters: `refusing`/`refuses` -> `refus`).
 
 Signatures are datasketch MinHash signatures (its affine32 permutations over a stable
 32-bit id per stem), but computed for thousands of sentences at once with numpy instead
-of one MinHash object per sentence, which was the largest cost of ingestion. Exact repeats (same words) are
-joined through a hash map and never hashed again. The signatures are banded (LSH, 2 rows
+of one MinHash object per sentence, which was the largest cost of ingestion. Exact
+repeats (same words) are joined through a hash map and never hashed again. The signatures are banded (LSH, 2 rows
 a band: high recall at the low Jaccard that paraphrases reach); colliding pairs are first
 screened by the Jaccard the signatures estimate (vectorised), then verified exactly on
 the stem sets: enough shared stems, Jaccard and overlap (share of the shorter sentence).
 
-Memory per sentence is a fixed-size numpy row, its stem hashes and its key, so a corpus
-of millions of sentences fits.
+Memory per sentence is ~300 bytes (a 16-bit signature row, its stem ids, its key and an
+exact-repeat entry), so a corpus of millions of sentences fits.
 """
 from __future__ import annotations
 
 import hashlib
-import re
 from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 
 import numpy as np
 from datasketch import MinHash
 
 from labeling.config import StrictModel
+from labeling.stems import content_stems, fmix32, ranges, stem_id, stem_ids, stems_of, words
 
-_WORD = re.compile(r"\w+")
-_STOP = frozenset(
-    "a an the and or but of to in on at by for with from as into about over after before than then that this these "
-    "those there here is are was were be been being has have had do does did will would shall should can could may "
-    "might must not no it its he she they them his her their our we us you your i me my who whom which what when "
-    "where why how also said says say just only very more most such so if while".split()
-)
-# Stop words and small numbers (list markers and counters) are not content.
-_DROP = _STOP | {str(i) for i in range(100)} | {f"{i:02d}" for i in range(10)}
-_GROWTH = 1.5
-STEM_CHARS = 5  # stems are words cut to this many characters
-_POWERS = np.array([0x9E3779B97F4A7C15 ** (i + 1) % 2**64 for i in range(STEM_CHARS)], dtype=np.uint64)
-# Sentences hashed together in one numpy pass.
-_BATCH = 4096
+__all__ = ["GroupIndex", "GroupIds", "GroupOptions", "GroupReport", "assign_groups", "content_stems", "group_id_for",
+           "stem_id", "stem_ids"]
+
+_GROWTH = 1.25
+_START_ROWS = 4096
+# Sentences hashed together in one numpy pass (small batches keep the temporaries, and so the heap, small).
+_BATCH = 1024
 # Pairs whose signatures estimate a Jaccard this many standard errors below min_jaccard are
 # not verified: at 64 permutations and 0.3 that is an estimate under 0.16, which a pair at
 # the threshold reaches with probability ~0.006 and a pair at 0.4 with ~5e-5.
 _SCREEN_SIGMAS = 2.5
 # Candidate pairs verified per numpy pass (bounds the temporary arrays).
-_PAIR_CHUNK = 200_000
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
-def _stems_of(words: list[str], prefix: int = STEM_CHARS) -> set[str]:
-    # Set difference and map run in C: this is per sentence, on the hot path.
-    return set(map(itemgetter(slice(0, prefix)), set(words) - _DROP))
-
-
-def content_stems(text: str, prefix: int = STEM_CHARS) -> list[str]:
-    """Distinct content-word stems of `text`: lowercase, stop words dropped, cut to `prefix` chars."""
-    return sorted(_stems_of(_words(text), prefix))
+_PAIR_CHUNK = 65536
 
 
 def group_id_for(key: str) -> str:
     """Stable group id derived from the group's smallest member key."""
     return "g-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
-
-
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenated index ranges [s, s + l) for each (s, l), without a Python loop."""
-    total = int(lengths.sum())
-    before = np.cumsum(lengths) - lengths
-    return np.repeat(starts - before, lengths) + np.arange(total, dtype=np.int64)
-
-
-def stem_ids(stems: list[str]) -> np.ndarray:
-    """Stable 32-bit ids of stems (at most STEM_CHARS characters), for many stems in one numpy pass.
-
-    A polynomial over the code points, mixed with MurmurHash3's 64-bit finalizer; the
-    same in every run and process (Python's str hash is not), so groups are reproducible.
-    """
-    points = np.array(stems, dtype=f"<U{STEM_CHARS}").view(np.uint32).reshape(len(stems), STEM_CHARS)
-    h = (points.astype(np.uint64) * _POWERS).sum(axis=1, dtype=np.uint64)
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xFF51AFD7ED558CCD)
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xC4CEB9FE1A85EC53)
-    h ^= h >> np.uint64(33)
-    return (h & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-
-
-def stem_id(stem: bytes | str) -> int:
-    """One stem's id (datasketch `hashfunc` form: accepts the UTF-8 bytes too)."""
-    return int(stem_ids([stem.decode("utf-8") if isinstance(stem, bytes) else stem])[0])
-
-
-def _fmix32(hv: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finalizer, as datasketch applies it before its affine permutations."""
-    hv = hv ^ (hv >> np.uint32(16))
-    hv = hv * np.uint32(0x85EBCA6B)
-    hv = hv ^ (hv >> np.uint32(13))
-    hv = hv * np.uint32(0xC2B2AE35)
-    return hv ^ (hv >> np.uint32(16))
 
 
 class GroupOptions(StrictModel):
@@ -139,25 +81,33 @@ class GroupIndex:
         # datasketch's own permutation parameters: signatures equal MinHash(..., hashfunc=stem_id).
         perm = MinHash(num_perm=o.num_perm, seed=7, hashfunc=stem_id).permutations
         self._a, self._b = perm[0].astype(np.uint32), perm[1].astype(np.uint32)
-        self._sigs = np.zeros((1024, o.num_perm), dtype=np.uint32)
-        self._articles = np.zeros(1024, dtype=np.int64)
-        self._exact_of = np.zeros(1024, dtype=np.int64)
+        # Low 16 bits of each MinHash value: a band of 2 rows still has 2**32 keys and agreement
+        # estimates stay exact up to 1/65536 chance collisions, at half the memory per sentence.
+        self._sigs = np.zeros((_START_ROWS, o.num_perm), dtype=np.uint16)
+        self._articles = np.zeros(_START_ROWS, dtype=np.int32)
+        self._exact_of = np.zeros(_START_ROWS, dtype=np.int32)  # first sentence with the same words
         self._stems = array("I")  # stem ids of all hashed sentences, end to end
         self._offsets = array("q", [0])
-        self._keys: list[str] = []
+        self._key_blob = bytearray()  # keys as UTF-8, end to end: ~4x smaller than a list of str
+        self._key_offsets = array("q", [0])
         self._exact: dict[int, int] = {}
         self._pending: list[int] = []  # positions added but not yet hashed ...
         self._pending_stems: list[str] = []  # ... and their stems, end to end
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._key_offsets) - 1
+
+    def key(self, i: int) -> str:
+        """The key sentence `i` was added under."""
+        return self._key_blob[self._key_offsets[i]:self._key_offsets[i + 1]].decode("utf-8")
 
     def _grow(self, n: int) -> None:
         if n >= len(self._sigs):
-            size = int(len(self._sigs) * _GROWTH) + 1
-            self._sigs = np.resize(self._sigs, (size, self._sigs.shape[1]))
-            self._articles = np.resize(self._articles, size)
-            self._exact_of = np.resize(self._exact_of, size)
+            # In-place realloc (mremap for large arrays): no second copy at the peak.
+            size = int(len(self._sigs) * _GROWTH) + _START_ROWS
+            self._sigs.resize((size, self._sigs.shape[1]), refcheck=False)
+            self._articles.resize(size, refcheck=False)
+            self._exact_of.resize(size, refcheck=False)
 
     def signatures(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """MinHash signatures (uint32, a row per sentence) from stem ids laid end to end.
@@ -165,7 +115,7 @@ class GroupIndex:
         Inputs: the stem ids of several sentences concatenated and each sentence's count
         (all counts >= 1). Equal to datasketch's MinHash(num_perm, seed=7, hashfunc=stem_id).
         """
-        phv = _fmix32(ids)[:, None] * self._a[None, :] + self._b[None, :]  # uint32: wraparound is the modulo
+        phv = fmix32(ids)[:, None] * self._a[None, :] + self._b[None, :]  # uint32: wraparound is the modulo
         return np.minimum.reduceat(phv, np.cumsum(lengths) - lengths, axis=0)
 
     def _flush(self) -> None:
@@ -175,21 +125,22 @@ class GroupIndex:
         self._stems.frombytes(ids.tobytes())
         pos = np.asarray(self._pending, dtype=np.int64)
         off = np.frombuffer(self._offsets, dtype=np.int64)
-        self._sigs[pos] = self.signatures(ids, off[pos + 1] - off[pos])
+        self._sigs[pos] = self.signatures(ids, off[pos + 1] - off[pos]).astype(np.uint16)
         del off  # release the buffer: the array grows again
         self._pending, self._pending_stems = [], []
 
     def add(self, key: str, text: str, article: int = 0) -> int:
         """Index one sentence under `key` (its sentence id); returns its position."""
-        n = len(self._keys)
+        n = len(self)
         self._grow(n)
-        self._keys.append(key)
+        self._key_blob += key.encode("utf-8")
+        self._key_offsets.append(len(self._key_blob))
         self._articles[n] = article
-        words = _words(text)
+        tokens = words(text)
         # Python's hash is stable within one run, which is all the exact map needs.
-        first = self._exact.setdefault(hash(" ".join(words)), n)
+        first = self._exact.setdefault(hash(" ".join(tokens)), n)
         self._exact_of[n] = first
-        stems = _stems_of(words) if first == n else ()  # a repeat is joined by the exact map
+        stems = stems_of(tokens) if first == n else ()  # a repeat is joined by the exact map
         self._offsets.append(self._offsets[-1] + len(stems))
         if stems:
             self._pending.append(n)
@@ -206,8 +157,8 @@ class GroupIndex:
         la, lb = off[a + 1] - off[a], off[b + 1] - off[b]
         pair = np.arange(len(a), dtype=np.uint64)
         # Stems are distinct within a sentence, so a (pair, stem) key seen twice is a shared stem.
-        keys = np.concatenate([(np.repeat(pair, la) << np.uint64(32)) | stems[_ranges(off[a], la)],
-                               (np.repeat(pair, lb) << np.uint64(32)) | stems[_ranges(off[b], lb)]])
+        keys = np.concatenate([(np.repeat(pair, la) << np.uint64(32)) | stems[ranges(off[a], la)],
+                               (np.repeat(pair, lb) << np.uint64(32)) | stems[ranges(off[b], lb)]])
         keys.sort()
         shared = keys[1:][keys[1:] == keys[:-1]] >> np.uint64(32)
         inter = np.bincount(shared.astype(np.int64), minlength=len(a))
@@ -236,60 +187,90 @@ class GroupIndex:
         a, b = np.minimum(a, b), np.maximum(a, b)
         o = self.options
         floor = o.min_jaccard - _SCREEN_SIGMAS * (o.min_jaccard * (1 - o.min_jaccard) / o.num_perm) ** 0.5
-        keep = (self._sigs[a] == self._sigs[b]).mean(axis=1) >= floor
+        keep = np.zeros(len(a), dtype=bool)
+        for c in range(0, len(a), _PAIR_CHUNK):  # chunks bound the (pairs x num_perm) temporaries
+            agree = np.count_nonzero(self._sigs[a[c:c + _PAIR_CHUNK]] == self._sigs[b[c:c + _PAIR_CHUNK]], axis=1)
+            keep[c:c + _PAIR_CHUNK] = agree >= floor * o.num_perm
         return a[keep], b[keep]
 
-    def finish(self, top: int = 10) -> tuple[list[str], GroupReport]:
-        """Group all added sentences; returns (group id per position, report)."""
-        self._flush()
-        o, n = self.options, len(self._keys)
-        parent = list(range(n))
+    def _unions(self, n: int) -> dict[int, int]:
+        """Union-find parents of the sentences that verified near-duplicate pairs joined (others are roots)."""
+        o = self.options
+        parent: dict[int, int] = {}
 
         def find(x: int) -> int:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
+            while (p := parent.get(x, x)) != x:
+                parent[x] = x = parent.get(p, p)  # path halving
             return x
 
-        for i, first in enumerate(self._exact_of[:n].tolist()):
-            if first != i:
-                parent[find(i)] = find(first)
         off = np.frombuffer(self._offsets, dtype=np.int64)
         rows = np.flatnonzero(off[1:n + 1] > off[:n])  # hashed sentences only
-        if len(rows) > 1:
-            # A pair colliding in several bands is verified once: unique over all bands.
-            pairs = np.unique(np.concatenate([a * n + b for a, b in (self._candidate_pairs(rows, j) for j in
-                                                                       range(o.num_perm // o.rows_per_band))]))
-            for chunk in range(0, len(pairs), _PAIR_CHUNK):
-                a, b = pairs[chunk:chunk + _PAIR_CHUNK] // n, pairs[chunk:chunk + _PAIR_CHUNK] % n
-                ok = self._similar(a, b)
-                for x, y in zip(a[ok].tolist(), b[ok].tolist()):
-                    ra, rb = find(x), find(y)
-                    if ra != rb:
-                        parent[max(ra, rb)] = min(ra, rb)
-        roots = [find(i) for i in range(n)]
+        if len(rows) < 2:
+            return {}
+        # A pair colliding in several bands is verified once: a running union over the bands.
+        pairs = np.zeros(0, dtype=np.int64)
+        for j in range(o.num_perm // o.rows_per_band):
+            a, b = self._candidate_pairs(rows, j)
+            pairs = np.union1d(pairs, a * n + b)
+        for chunk in range(0, len(pairs), _PAIR_CHUNK):
+            a, b = pairs[chunk:chunk + _PAIR_CHUNK] // n, pairs[chunk:chunk + _PAIR_CHUNK] % n
+            ok = self._similar(a, b)
+            for x, y in zip(a[ok].tolist(), b[ok].tolist()):
+                ra, rb = find(x), find(y)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+        return {x: find(x) for x in list(parent)}
+
+    def finish(self, top: int = 10) -> tuple[GroupIds, GroupReport]:
+        """Group all added sentences; returns (group id per position, report).
+
+        Memory: a 4-byte root per sentence; group ids are derived when read, and only
+        multi-member groups keep a table entry.
+        """
+        self._flush()
+        n = len(self)
+        rep = np.arange(n, dtype=np.int32)
+        joined = self._unions(n)
+        if joined:
+            rep[np.fromiter(joined.keys(), dtype=np.int64, count=len(joined))] = list(joined.values())
+        roots = rep[self._exact_of[:n]]  # exact repeats follow their first occurrence
+        sizes = np.bincount(roots, minlength=n)
+        members = np.flatnonzero(sizes[roots] > 1)
         smallest: dict[int, str] = {}
-        for key, r in zip(self._keys, roots):
+        articles: dict[int, set[int]] = {}
+        for i, r in zip(members.tolist(), roots[members].tolist()):
+            key = self.key(i)
             if r not in smallest or key < smallest[r]:
                 smallest[r] = key
-        gid = {r: group_id_for(key) for r, key in smallest.items()}
-        ids = [gid[r] for r in roots]
-        return ids, self._report(ids, top)
-
-    def _report(self, ids: list[str], top: int) -> GroupReport:
-        sizes: dict[str, int] = {}
-        for g in ids:
-            sizes[g] = sizes.get(g, 0) + 1
-        articles: dict[str, set[int]] = {}
-        for i, g in enumerate(ids):
-            if sizes[g] > 1:
-                articles.setdefault(g, set()).add(int(self._articles[i]))
-        multi = {g: s for g, s in sizes.items() if s > 1}
-        largest = sorted(multi, key=lambda g: (-len(articles[g]), -multi[g], g))[:top]
-        return GroupReport(
-            sentences=len(ids), groups=len(sizes), multi_groups=len(multi), grouped_sentences=sum(multi.values()),
-            largest=[{"group_id": g, "size": multi[g], "articles": len(articles[g]), "example": None} for g in largest],
+            articles.setdefault(r, set()).add(int(self._articles[i]))
+        multi = {r: group_id_for(key) for r, key in smallest.items()}
+        largest = sorted(multi, key=lambda r: (-len(articles[r]), -int(sizes[r]), multi[r]))[:top]
+        report = GroupReport(
+            sentences=n, groups=int(np.count_nonzero(sizes)), multi_groups=len(multi), grouped_sentences=len(members),
+            largest=[{"group_id": multi[r], "size": int(sizes[r]), "articles": len(articles[r]), "example": None}
+                     for r in largest],
         )
+        return GroupIds(self, roots, multi), report
+
+
+class GroupIds(Sequence):
+    """Group id per sentence position, derived on demand (singletons from their own key)."""
+
+    def __init__(self, index: GroupIndex, roots: np.ndarray, multi: dict[int, str]) -> None:
+        self._index, self._roots, self._multi = index, roots, multi
+
+    def __len__(self) -> int:
+        return len(self._roots)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self._multi.get(int(self._roots[i])) or group_id_for(self._index.key(i))
+
+    def __iter__(self) -> Iterator[str]:
+        for start in range(0, len(self._roots), 65536):
+            for i, r in enumerate(self._roots[start:start + 65536].tolist(), start):
+                yield self._multi.get(r) or group_id_for(self._index.key(i))
 
 
 def assign_groups(records: list[dict], options: GroupOptions | None = None) -> GroupReport:

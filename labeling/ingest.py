@@ -65,7 +65,8 @@ def iter_records(article: Article, options: IngestOptions) -> tuple[CleanResult,
     cleaned = clean_article(article.text, title=article.title, options=options.clean)
     spans = split_lines(cleaned.text, cleaned.lines)
     texts = [cleaned.text[s.start:s.end] for s in spans]
-    langs = options.tagger().tag(texts, [s.kind == "dateline" for s in spans],
+    # Headlines (Title Case, few words) and datelines fool any detector: they take the article's language.
+    langs = options.tagger().tag(texts, [s.kind != "body" for s in spans],
                                  [cleaned.lines[s.line].text for s in spans])
     article_id = article.article_id or "a-" + _hex(cleaned.text)
     header = cleaned.header

@@ -40,7 +40,9 @@ class LanguageOptions(StrictModel):
 
     candidates: list[str] = NEWS_LANGUAGES
     min_words: int = 5  # Latin-script texts shorter than this take the article's language
-    min_confidence: float = 0.8  # a classified language overrides the article's only above this
+    # A classified language overrides the article's only above this probability, or when English
+    # is below 1 - this (related languages such as bs/hr/sr share the probability).
+    min_confidence: float = 0.8
 
 
 def _script(text: str) -> int | None:
@@ -106,6 +108,10 @@ class LanguageTagger:
         if n_words < self.options.min_words:
             return None, False, None
         lang, prob = self.classify(text)
+        if prob < self.options.min_confidence and lang != "en":
+            # Related languages split the probability (bs/hr/sr): what matters is that English is unlikely.
+            english = dict(self._model().rank(text)).get("en", 0.0)
+            return lang, english <= 1 - self.options.min_confidence, None
         return lang, prob >= self.options.min_confidence, None
 
     def tag(self, texts: list[str], inherit: list[bool] | None = None,

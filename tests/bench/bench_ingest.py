@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import random
 import subprocess
 import sys
@@ -86,10 +87,10 @@ import json, resource, sys, time
 from labeling.ingest import IngestOptions, run_ingest
 options = IngestOptions()
 options.tagger()._model()  # model load is a fixed cost, not throughput
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 s = run_ingest([sys.argv[1]], sys.argv[2], options)
-dt = time.perf_counter() - t0
-print(json.dumps({"seconds": dt, "sentences": s.sentences, "articles": s.articles, "bytes": s.bytes_in,
+dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+print(json.dumps({"seconds": dt, "cpu_seconds": cpu, "sentences": s.sentences, "articles": s.articles, "bytes": s.bytes_in,
                   "groups": s.groups.multi_groups, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -116,14 +117,19 @@ def run(quick: bool = False) -> dict:
             m = _measure(root, Path(tmp) / f"out_{mb:g}.jsonl")
             rows.append({"corpus_mb": round(m["bytes"] / 1e6, 1), "articles": m["articles"], "sentences": m["sentences"],
                          "seconds": round(m["seconds"], 1), "mb_per_s": round(m["bytes"] / 1e6 / m["seconds"], 2),
+                         "cpu_mb_per_s": round(m["bytes"] / 1e6 / m["cpu_seconds"], 2),
                          "sentences_per_s": round(m["sentences"] / m["seconds"]), "dup_groups": m["groups"],
                          "peak_rss_mb": round(m["peak_rss_mb"])})
     growth = rows[-1]["peak_rss_mb"] / rows[0]["peak_rss_mb"]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     notes = [
-        f"target >= 2 MB/s on one core: measured {rows[-1]['mb_per_s']} MB/s on the {rows[-1]['corpus_mb']} MB corpus",
+        f"target >= 2 MB/s on one core: measured {rows[-1]['mb_per_s']} MB/s wall, {rows[-1]['cpu_mb_per_s']} MB/s "
+        f"of CPU time on the {rows[-1]['corpus_mb']} MB corpus (load average {load:.1f} on {os.cpu_count()} cores: "
+        "on a shared machine wall time includes waiting for the core, CPU time does not)",
         f"memory: peak RSS x{growth:.2f} for x{rows[-1]['corpus_mb'] / rows[0]['corpus_mb']:.0f} the text "
         "(records are spooled to disk; the near-duplicate index keeps a fixed-size row per sentence)",
-        "synthetic scraped articles (boilerplate lines, glued sentences) written as txt files; model load excluded",
+        "synthetic scraped articles written as txt files: boilerplate lines, glued sentences, an open Zipf-like "
+        "vocabulary and 5% of sentences quoting a shared pool with small edits (near-duplicates); model load excluded",
     ]
     return {"title": "Ingestion throughput (stance ingest)", "rows": rows, "notes": notes}
 

@@ -67,3 +67,12 @@ def test_unsure_long_text_takes_the_article_language_but_a_confident_one_does_no
     french = "Les discussions se poursuivront la semaine prochaine \u00e0 Gen\u00e8ve."
     assert tagger.tag([english, english, french]) == ["en", "en", "en"]
     assert LanguageTagger().tag([english, english, french]) == ["en", "en", "fr"]
+
+
+def test_related_languages_sharing_the_probability_still_override_english():
+    # bs/hr/sr split the probability, so no single one is confident; English is still ruled out.
+    south_slavic = "Mje\u0161tani su u utorak prosvjedovali ispred op\u0107ine u Velmaru, tra\u017ee\u0107i pu\u0161tanje uhi\u0107enih ribara."
+    english = "The minister said that the talks with the Federation were going well on Monday."
+    tagger = LanguageTagger()
+    assert tagger.classify(south_slavic)[1] < tagger.options.min_confidence
+    assert tagger.tag([english, english, south_slavic])[2] in {"bs", "hr", "sr"}
