@@ -26,6 +26,7 @@ _ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _HEADER_URL = re.compile(r"https?://\S+")
 # Invisible characters that scrapers leave in text; they would break offsets and matching.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_ASCII_SPACES = re.compile(r"[ \t\v\f\x1c-\x1f]{2,}|[\t\v\f\x1c-\x1f]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 
 
@@ -64,7 +65,8 @@ class CleanResult:
 def normalize_line(line: str) -> str:
     """NFC, invisible characters removed, runs of spaces collapsed, ends stripped."""
     if line.isascii():
-        return " ".join(line.split())  # the common case: no Unicode work needed
+        # The common case: no Unicode work, and no copy at all unless spaces need collapsing.
+        return (_ASCII_SPACES.sub(" ", line) if _ASCII_SPACES.search(line) else line).strip()
     line = unicodedata.normalize("NFC", line).translate(_INVISIBLE)
     return _SPACES.sub(" ", line).strip()
 
@@ -97,7 +99,7 @@ def _parse_header(lines: list[str]) -> tuple[dict[str, str], int]:
 
 def _key(line: str) -> str:
     if len(line) > bp.LONG_LINE_CHARS:
-        return line.lower()  # long repeats are exact copies; tokenizing them is wasted work
+        return line  # long repeats are exact copies: the line itself (no copy of a 50 MB line)
     return " ".join(bp.words(line.lower()))
 
 

@@ -90,6 +90,7 @@ class GroupIndex:
         self._offsets = array("q", [0])
         self._key_blob = bytearray()  # keys as UTF-8, end to end: ~4x smaller than a list of str
         self._key_offsets = array("q", [0])
+        self._hashed = array("q")  # positions of the sentences with a signature row, in row order
         self._exact: dict[int, int] = {}
         self._pending: list[int] = []  # positions added but not yet hashed ...
         self._pending_stems: list[str] = []  # ... and their stems, end to end
@@ -101,13 +102,14 @@ class GroupIndex:
         """The key sentence `i` was added under."""
         return self._key_blob[self._key_offsets[i]:self._key_offsets[i + 1]].decode("utf-8")
 
-    def _grow(self, n: int) -> None:
-        if n >= len(self._sigs):
-            # In-place realloc (mremap for large arrays): no second copy at the peak.
-            size = int(len(self._sigs) * _GROWTH) + _START_ROWS
-            self._sigs.resize((size, self._sigs.shape[1]), refcheck=False)
+    def _grow(self, n: int, m: int) -> None:
+        # In-place realloc (mremap for large arrays): no second copy at the peak.
+        if n >= len(self._articles):
+            size = int(len(self._articles) * _GROWTH) + _START_ROWS
             self._articles.resize(size, refcheck=False)
             self._exact_of.resize(size, refcheck=False)
+        if m >= len(self._sigs):
+            self._sigs.resize((int(len(self._sigs) * _GROWTH) + _START_ROWS, self._sigs.shape[1]), refcheck=False)
 
     def signatures(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """MinHash signatures (uint32, a row per sentence) from stem ids laid end to end.
@@ -125,14 +127,15 @@ class GroupIndex:
         self._stems.frombytes(ids.tobytes())
         pos = np.asarray(self._pending, dtype=np.int64)
         off = np.frombuffer(self._offsets, dtype=np.int64)
-        self._sigs[pos] = self.signatures(ids, off[pos + 1] - off[pos]).astype(np.uint16)
+        first_row = len(self._hashed) - len(pos)  # pending sentences hold the last signature rows
+        self._sigs[first_row:len(self._hashed)] = self.signatures(ids, off[pos + 1] - off[pos]).astype(np.uint16)
         del off  # release the buffer: the array grows again
         self._pending, self._pending_stems = [], []
 
     def add(self, key: str, text: str, article: int = 0) -> int:
         """Index one sentence under `key` (its sentence id); returns its position."""
         n = len(self)
-        self._grow(n)
+        self._grow(n, len(self._hashed))
         self._key_blob += key.encode("utf-8")
         self._key_offsets.append(len(self._key_blob))
         self._articles[n] = article
@@ -143,6 +146,7 @@ class GroupIndex:
         stems = stems_of(tokens) if first == n else ()  # a repeat is joined by the exact map
         self._offsets.append(self._offsets[-1] + len(stems))
         if stems:
+            self._hashed.append(n)
             self._pending.append(n)
             self._pending_stems.extend(stems)
             if len(self._pending) >= _BATCH:
@@ -167,23 +171,23 @@ class GroupIndex:
             return ((shorter > 0) & (inter >= np.minimum(o.min_shared, shorter))
                     & (inter >= o.min_jaccard * (la + lb - inter)) & (inter >= o.min_overlap * shorter))
 
-    def _band_keys(self, rows: np.ndarray, j: int) -> np.ndarray:
+    def _band_keys(self, m: int, j: int) -> np.ndarray:
         r = self.options.rows_per_band
-        block = self._sigs[rows, j * r:(j + 1) * r].astype(np.uint64)
+        block = self._sigs[:m, j * r:(j + 1) * r].astype(np.uint64)
         key = block[:, 0]
         for k in range(1, r):  # polynomial combine, wrapping in uint64
             key = key * np.uint64(0x9E3779B97F4A7C15) + block[:, k]
         return key
 
-    def _candidate_pairs(self, rows: np.ndarray, j: int) -> tuple[np.ndarray, np.ndarray]:
-        """Pairs (bucket leader, member) of one band whose signatures estimate a high enough Jaccard."""
-        keys = self._band_keys(rows, j)
+    def _candidate_pairs(self, m: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Signature rows (bucket leader, member) in one band whose signatures estimate a high enough Jaccard."""
+        keys = self._band_keys(m, j)
         order = np.argsort(keys, kind="stable")
         values = keys[order]
         new = np.r_[True, values[1:] != values[:-1]]
         leader_pos = np.maximum.accumulate(np.where(new, np.arange(len(order)), 0))
         members = ~new
-        a, b = rows[order[leader_pos[members]]], rows[order[members]]
+        a, b = order[leader_pos[members]], order[members]
         a, b = np.minimum(a, b), np.maximum(a, b)
         o = self.options
         floor = o.min_jaccard - _SCREEN_SIGMAS * (o.min_jaccard * (1 - o.min_jaccard) / o.num_perm) ** 0.5
@@ -193,7 +197,7 @@ class GroupIndex:
             keep[c:c + _PAIR_CHUNK] = agree >= floor * o.num_perm
         return a[keep], b[keep]
 
-    def _unions(self, n: int) -> dict[int, int]:
+    def _unions(self) -> dict[int, int]:
         """Union-find parents of the sentences that verified near-duplicate pairs joined (others are roots)."""
         o = self.options
         parent: dict[int, int] = {}
@@ -203,17 +207,17 @@ class GroupIndex:
                 parent[x] = x = parent.get(p, p)  # path halving
             return x
 
-        off = np.frombuffer(self._offsets, dtype=np.int64)
-        rows = np.flatnonzero(off[1:n + 1] > off[:n])  # hashed sentences only
-        if len(rows) < 2:
+        m = len(self._hashed)
+        if m < 2:
             return {}
         # A pair colliding in several bands is verified once: a running union over the bands.
         pairs = np.zeros(0, dtype=np.int64)
         for j in range(o.num_perm // o.rows_per_band):
-            a, b = self._candidate_pairs(rows, j)
-            pairs = np.union1d(pairs, a * n + b)
+            a, b = self._candidate_pairs(m, j)
+            pairs = np.union1d(pairs, a * m + b)
+        positions = np.frombuffer(self._hashed, dtype=np.int64)
         for chunk in range(0, len(pairs), _PAIR_CHUNK):
-            a, b = pairs[chunk:chunk + _PAIR_CHUNK] // n, pairs[chunk:chunk + _PAIR_CHUNK] % n
+            a, b = positions[pairs[chunk:chunk + _PAIR_CHUNK] // m], positions[pairs[chunk:chunk + _PAIR_CHUNK] % m]
             ok = self._similar(a, b)
             for x, y in zip(a[ok].tolist(), b[ok].tolist()):
                 ra, rb = find(x), find(y)
@@ -230,7 +234,7 @@ class GroupIndex:
         self._flush()
         n = len(self)
         rep = np.arange(n, dtype=np.int32)
-        joined = self._unions(n)
+        joined = self._unions()
         if joined:
             rep[np.fromiter(joined.keys(), dtype=np.int64, count=len(joined))] = list(joined.values())
         roots = rep[self._exact_of[:n]]  # exact repeats follow their first occurrence

@@ -130,7 +130,8 @@ class IngestSummary:
 def _account(summary: IngestSummary, article: Article, cleaned: CleanResult) -> None:
     summary.files.add(article.source_path)
     summary.articles += 1
-    summary.bytes_in += len(article.text.encode("utf-8"))
+    text = article.text
+    summary.bytes_in += len(text) if text.isascii() else len(text.encode("utf-8"))
     summary.empty_articles += not cleaned.lines
     summary.dropped.update(cleaned.dropped)
     room = MAX_DROPPED_SHOWN - len(summary.dropped_lines)

@@ -24,6 +24,7 @@ _ENGLISH_MARKERS = frozenset(
 _STRONG_MARKERS = frozenset("the and was were that with which said has have from this their would could been".split())
 # ASCII punctuation to spaces, so that str.split() gives the words (much faster than a regex).
 _PUNCT = str.maketrans({c: " " for c in "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'0123456789"})
+_SAMPLE_CHARS = 4000
 # Letters above this code point are not Latin script (Latin Extended-B ends at U+024F).
 _LATIN_END = 0x024F
 
@@ -33,6 +34,9 @@ NEWS_LANGUAGES = (
     "en fr de es it pt nl sv da no fi pl cs sk hu ro bg hr sr bs sl uk ru be el tr ar fa ur ps he hi bn "
     "zh ja ko vi th id ms tl sw ka hy az kk uz lt lv et sq mk am so ha"
 ).split()
+
+
+_SURE_ENGLISH = ("en", True, None)  # one shared tuple: a 50 MB article has 600k such sentences
 
 
 class LanguageOptions(StrictModel):
@@ -72,7 +76,8 @@ class LanguageTagger:
         """Fast path: ASCII text of at least 6 words, a fifth of them English markers."""
         if not text.isascii():
             return False
-        tokens = text.lower().translate(_PUNCT).split()
+        # A sample decides for long paragraphs: a 50 MB line must not become a list of 9 million words.
+        tokens = text[:_SAMPLE_CHARS].lower().translate(_PUNCT).split()
         if len(tokens) < 6:
             return False
         hits = [t for t in tokens if t in _ENGLISH_MARKERS]
@@ -135,7 +140,7 @@ class LanguageTagger:
                 if id(line) not in english_line:
                     english_line[id(line)] = self.looks_english(line)
                 if english_line[id(line)]:
-                    first.append(("en", True, None))
+                    first.append(_SURE_ENGLISH)
                     continue
             first.append(self._first_pass(text, skip))
         article = _most_common([lang for lang, sure, _ in first if sure]) or _most_common(

@@ -49,7 +49,7 @@ _ABBREVIATIONS = _TITLES | _SOFT | _BEFORE_NUMBER
 _TIMEZONES = frozenset("gmt utc est edt pst pdt cet cest msk et pt bst".split())
 
 
-@dataclass
+@dataclass(slots=True)
 class Span:
     """A sentence: offsets into the cleaned text and its kind."""
 
@@ -132,8 +132,8 @@ def _boundary_after(text: str, m: re.Match, end: int) -> tuple[int, int] | None:
     return e, s
 
 
-def _split_line(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
+def _split_line(text: str, start: int, end: int, line: int) -> list[Span]:
+    spans: list[Span] = []
     sent_start = start
     for m in _CANDIDATE.finditer(text, start, end):
         if m.start() < sent_start:
@@ -142,12 +142,12 @@ def _split_line(text: str, start: int, end: int) -> list[tuple[int, int]]:
         if decided is None:
             continue
         sent_end, next_start = decided
-        if sent_end > sent_start:
-            spans.append((sent_start, sent_end))
+        if sent_end > sent_start and not text[sent_start:sent_end].isspace():
+            spans.append(Span(sent_start, sent_end, "body", line))
         sent_start = next_start
-    if end > sent_start:
-        spans.append((sent_start, end))
-    return [(a, b) for a, b in spans if text[a:b].strip()]
+    if end > sent_start and not text[sent_start:end].isspace():
+        spans.append(Span(sent_start, end, "body", line))
+    return spans
 
 
 def split_lines(text: str, lines: list[CleanLine]) -> list[Span]:
@@ -169,7 +169,7 @@ def split_lines(text: str, lines: list[CleanLine]) -> list[Span]:
             start = dm.end()
             while start < end and text[start].isspace():
                 start += 1
-        spans.extend(Span(a, b, "body", no) for a, b in _split_line(text, start, end))
+        spans.extend(_split_line(text, start, end, no))
     return spans
 
 
