@@ -140,6 +140,7 @@ class _EpochTracker:
         self.patience, self.on_epoch = patience, on_epoch
         self.history: list[dict[str, Any]] = []
         self.best_f1, self.best_epoch, self.best_state = -1.0, 0, None
+        self._best_key: tuple[float, float] = (-1.0, 0.0)
         self._epoch_started, self._bar = time.perf_counter(), None
 
     def callback(self, progress: bool) -> Any:
@@ -182,8 +183,10 @@ class _EpochTracker:
         self.history.append(row)
         if self.on_epoch is not None and state.is_world_process_zero:
             self.on_epoch(dict(row))
-        if row["val_macro_f1"] > self.best_f1 + 1e-9:
-            self.best_f1, self.best_epoch = row["val_macro_f1"], row["epoch"]
+        # A tie on F1 (common on small validation sets) is broken by the validation loss.
+        key = (round(row["val_macro_f1"], 9), -row["val_loss"])
+        if self.best_state is None or key > self._best_key:
+            self.best_f1, self.best_epoch, self._best_key = row["val_macro_f1"], row["epoch"], key
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             return False
         return self.patience > 0 and row["epoch"] - self.best_epoch >= self.patience
@@ -297,9 +300,11 @@ def _fit(
         trainer.train()
         train_seconds = time.perf_counter() - started
         tracker.restore_best(model)
-        logits = trainer.predict(val_ds).predictions
-    probs = 1 / (1 + np.exp(-np.asarray(logits, dtype=np.float64)))
-    thresholds = tune_thresholds(np.asarray(val_ds["labels"]), probs)
+        # The Trainer's eval sampler groups by length too: take labels from the same
+        # output as the predictions, never from val_ds in its original order.
+        predicted = trainer.predict(val_ds)
+    probs = 1 / (1 + np.exp(-np.asarray(predicted.predictions, dtype=np.float64)))
+    thresholds = tune_thresholds(np.asarray(predicted.label_ids), probs)
     params = {
         **cfg.model_dump(),
         "best_epoch": tracker.best_epoch,
