@@ -66,7 +66,9 @@ def normalize_line(line: str) -> str:
     """NFC, invisible characters removed, runs of spaces collapsed, ends stripped."""
     if line.isascii():
         # The common case: no Unicode work, and no copy at all unless spaces need collapsing.
-        return (_ASCII_SPACES.sub(" ", line) if _ASCII_SPACES.search(line) else line).strip()
+        # (Substring and isprintable tests are C scans; a regex search here cost more than the rest.)
+        needs = "  " in line or not line.isprintable()  # tabs and other control whitespace are unprintable
+        return (_ASCII_SPACES.sub(" ", line) if needs else line).strip()
     line = unicodedata.normalize("NFC", line).translate(_INVISIBLE)
     return _SPACES.sub(" ", line).strip()
 
