@@ -30,6 +30,11 @@ QUANT_OP_TYPES = ["MatMul"]
 # Quantising one group at a time showed the FFN down-projection alone causes 0.078:
 # its input is the GELU output, whose long tail wastes most of the 8-bit range of a
 # per-batch activation scale. uint8 weights avoid the u8*s8 saturation of AVX2 kernels.
+# On a MiniLM fully fine-tuned on ~1,250 gold sentences the same scheme gives mean error
+# 0.002 but a worst case of 0.07-0.17 on a few sentences near 0.5 (98.8% identical tag sets
+# on the gold test split); quantising any single MatMul group, or weights alone (MatMulNBits,
+# 8 bit), already costs 0.03-0.12 there: the per-tensor activation scale meets BERT's
+# outlier hidden dimensions. See the report in the commit history before changing this.
 
 
 def _logits_module(model: Any) -> Any:
