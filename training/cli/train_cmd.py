@@ -135,7 +135,9 @@ def _train(kind: str, source: Path, config: Path, overrides: dict[str, Any], tra
         def show_epoch(entry: dict[str, Any]) -> None:
             console.print("  " + "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in entry.items()))
 
-        with console.status(f"training the {kind}..."):
+        # the fine-tuning draws its own per-epoch progress bar; a spinner on top would garble it
+        status = console.status(f"training the {kind}...") if kind == "baseline" else contextlib.nullcontext()
+        with status:
             summary = train_tracked(kind, splits, meta, tags, cfg, uri, tcfg, name, keep, on_epoch=show_epoch)
     _print_summary(console, summary)
 
