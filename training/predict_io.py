@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from labeling.io import atomic_open, atomic_path
+from labeling.io import atomic_open, atomic_path, write_jsonl
 
 FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 ID_COLUMNS = ["article_id", "sentence_id", "index", "text", "labels"]
@@ -117,9 +117,7 @@ class PartialRun:
         with atomic_path(self._part(i, ".parquet"), suffix=".tmp") as tmp:
             pq.write_table(table, tmp)
         if errors:
-            with atomic_open(self._part(i, ".errors.jsonl")) as fh:
-                for err in errors:
-                    fh.write(json.dumps(err, ensure_ascii=False) + "\n")
+            write_jsonl(self._part(i, ".errors.jsonl"), errors)
         manifest = dict(self.manifest)
         manifest.update(
             parts=i + 1,
@@ -239,9 +237,4 @@ def _csv_cells(record: dict[str, Any]) -> list[Any]:
 
 def write_errors(errors: Iterable[dict], target: Path | str) -> int:
     """Write error records as JSONL atomically; returns how many were written."""
-    n = 0
-    with atomic_open(target) as fh:
-        for err in errors:
-            fh.write(json.dumps(err, ensure_ascii=False) + "\n")
-            n += 1
-    return n
+    return write_jsonl(target, errors)
