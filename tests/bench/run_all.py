@@ -2,7 +2,8 @@
 
 Each benchmark module exposes `run(quick: bool = False) -> dict` with keys
 `title`, `rows` (list of dicts, one per table row) and `notes` (list of str).
-A benchmark that fails is reported in the document, not hidden.
+A benchmark that fails is reported in the document, not hidden. With --only, the other
+benchmarks' sections already in the document are kept (each carries its own date).
 
     python -m tests.bench.run_all [--quick] [--only ingest,predict]
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "benchmarks.md"
-ORDER = ["ingest", "train", "predict", "quality"]
+ORDER = ["ingest", "studio", "train", "predict", "quality"]
 
 
 def _machine() -> str:
@@ -54,6 +55,25 @@ def _table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _marker(name: str) -> str:
+    return f"<!-- bench:{name} -->"
+
+
+def _previous_sections(path: Path) -> dict[str, list[str]]:
+    """Sections of an existing document, keyed by benchmark name (from their markers)."""
+    if not path.exists():
+        return {}
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("<!-- bench:"):
+            current = line.removeprefix("<!-- bench:").removesuffix(" -->")
+            sections[current] = []
+        if current is not None:
+            sections[current].append(line)
+    return sections
+
+
 def _available() -> list[str]:
     found = sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
     return [n for n in ORDER if n in found] + [n for n in found if n not in ORDER]
@@ -67,22 +87,28 @@ def main() -> int:
     args = parser.parse_args()
     names = [n for n in _available() if not args.only or n in args.only.split(",")]
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    doc = ["# Benchmarks", "", f"Measured by `make bench` on {now}, commit `{_commit()}`.", "",
+    doc = ["# Benchmarks", "", f"Written by `make bench` on {now}, commit `{_commit()}`.", "",
            f"Machine: {_machine()}.", "",
            "Targets come from the issues; ratios are measured against a reference in the same run, "
            "because these machines are noisy.", ""]
     failed = 0
-    for name in names:
+    previous = _previous_sections(args.out)
+    for name in _available():
+        if name not in names:
+            doc += previous.get(name, [])
+            continue
         print(f"== bench {name}", flush=True)
         start = time.perf_counter()
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         try:
             result = importlib.import_module(f"tests.bench.bench_{name}").run(quick=args.quick)
         except Exception:  # a failed benchmark is reported in the document, with its traceback
             failed += 1
-            doc += [f"## {name}", "", "FAILED:", "", "```", traceback.format_exc(limit=5), "```", ""]
+            doc += [_marker(name), f"## {name}", "", "FAILED:", "", "```", traceback.format_exc(limit=5), "```", ""]
             continue
         elapsed = time.perf_counter() - start
-        doc += [f"## {result['title']}", ""] + _table(result["rows"]) + [""]
+        doc += [_marker(name), f"## {result['title']}", "", f"Measured {stamp}{' (quick run)' if args.quick else ''}.", ""]
+        doc += _table(result["rows"]) + [""]
         doc += [f"- {note}" for note in result.get("notes", [])]
         doc += [f"- benchmark wall time: {elapsed:.0f} s", ""]
     args.out.parent.mkdir(parents=True, exist_ok=True)
