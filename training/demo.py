@@ -97,12 +97,13 @@ def run_demo(cfg: DemoConfig, root: Path = PROJECT_ROOT,
 
     Returns what was done and where the outputs are. Raises RuntimeError on a failed step.
     """
-    out = root / cfg.out_dir
-    out.mkdir(parents=True, exist_ok=True)
+    # relative paths: the commands run in `root`, and the printed command lines stay short
+    out = Path(cfg.out_dir)
+    (root / out).mkdir(parents=True, exist_ok=True)
     paths = {"sentences": out / "sentences.jsonl", "tasks": out / "labelstudio-import.json",
              "dataset": out / "dataset", "predictions": out / "predictions.jsonl",
              "summary": out / "article-summary.jsonl", "report": out / "runs-report.html",
-             "errors": out / "errors.jsonl", "model": root / cfg.export_dir}
+             "errors": out / "errors.jsonl", "model": Path(cfg.export_dir)}
     epochs = ["--epochs", str(cfg.finetune_epochs)] if cfg.finetune_epochs else []
     result = DemoResult(paths=paths)
     plan = [

@@ -88,14 +88,14 @@ def demo(
     tags = load_schema().names
     console.rule("[bold]Demo summary")
     console.print(_champion_table(result.candidates, result.champion))
-    p = result.paths
+    p = {k: PROJECT_ROOT / v for k, v in result.paths.items()}
     console.print(_summary_table(read_summary(p["summary"]), _headlines(p["predictions"]), tags))
     steps = Table(title="Steps", show_header=False)
     for step in result.steps:
         steps.add_row(step.title, f"{step.seconds:.0f} s")
     steps.add_row("[bold]total", f"[bold]{sum(s.seconds for s in result.steps):.0f} s")
     console.print(steps)
-    rel = {k: v.relative_to(PROJECT_ROOT) if v.is_relative_to(PROJECT_ROOT) else v for k, v in p.items()}
+    rel = result.paths
     console.print(
         f"Sentences: {rel['sentences']}   Label Studio import file: {rel['tasks']}\n"
         f"Predictions: {rel['predictions']}   per-article summary: {rel['summary']}\n"
