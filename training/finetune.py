@@ -3,7 +3,8 @@
 `train_transformer` fits a sequence-classification head (sigmoid/BCE) with the
 Hugging Face Trainer, evaluates every epoch, stops early on validation macro-F1
 keeping the best epoch, tunes per-tag thresholds on validation and writes a model
-directory (docs/architecture.md): meta.json, hf/ and model.int8.onnx.
+directory (docs/architecture.md): meta.json, hf/ and the ONNX graph (model.onnx,
+or model.int8.onnx with quantize: int8).
 
 The Trainer is what makes the same code run under `torchrun` (docs/torchrun.md):
 it wraps the model in DistributedDataParallel and shards batches; only rank 0 writes.
@@ -26,7 +27,7 @@ from training.backbones import DEFAULT_BACKBONE, resolve_backbone
 from training.preprocess import PREPROCESS_VERSION, normalize_text
 from training.results import TrainResult
 from training.thresholds import apply_thresholds, tune_thresholds
-from training.transformer_scorer import HF_SUBDIR, ONNX_FILE, quiet_transformers
+from training.transformer_scorer import HF_SUBDIR, quiet_transformers
 
 EpochHook = Callable[[dict[str, Any]], None]
 
@@ -50,6 +51,9 @@ class FinetuneConfig(StrictModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads; default: torch's choice")
     export_onnx: bool = True
+    # Float by default: dynamic int8 flips tag sets near the tuned thresholds
+    # (training.onnx_export has the measurements); int8 is for faster, looser scoring.
+    quantize: Literal["none", "int8"] = Field("none", description="ONNX export: fused float (none) or dynamic int8")
     progress: bool = True
 
     @field_validator("backbone")
@@ -329,8 +333,8 @@ def _write_model_dir(
     model: Any, tokenizer: Any, thresholds: dict[str, float], build_dir: Path, out_dir: Path, cfg: FinetuneConfig,
     probe: Sequence[str],
 ) -> dict[str, Any]:
-    """Save hf/, the int8 ONNX file and meta.json into `build_dir`, then swap it into place."""
-    from training.onnx_export import export_int8
+    """Save hf/, the ONNX graph and meta.json into `build_dir`, then swap it into place."""
+    from training.onnx_export import ONNX_FILES, export_onnx
 
     meta = {
         "kind": "transformer",
@@ -345,7 +349,11 @@ def _write_model_dir(
     model.to("cpu").save_pretrained(build_dir / HF_SUBDIR)
     tokenizer.save_pretrained(build_dir / HF_SUBDIR)
     if cfg.export_onnx:
-        report = export_int8(build_dir / HF_SUBDIR, build_dir / ONNX_FILE, probe_texts=list(probe)[:256], max_length=cfg.max_length)
+        report = export_onnx(
+            build_dir / HF_SUBDIR, build_dir / ONNX_FILES[cfg.quantize], cfg.quantize,
+            probe_texts=list(probe)[:256], max_length=cfg.max_length,
+        )
+        meta["onnx"] = report["meta"]
         extra["onnx_max_abs_diff"] = report["max_abs_diff"]
     # meta.json last: a directory with meta.json is a complete model directory.
     with atomic_open(build_dir / "meta.json") as fh:
