@@ -182,7 +182,7 @@ def run(quick: bool = False) -> dict:
         plain = _child({"what": "pipeline", "model": str(models["transformer"]), "n": n_pipe})
         batched = _child({"what": "pipeline", "model": str(models["transformer"]), "n": n_pipe, "batch_size": 32})
         ratio = trans["rate"] / plain["rate"]
-        rows.append(_row("transformer int8 ONNX, end to end", trans, ">= 300/s and >= 4x pipeline",
+        rows.append(_row("transformer (fused float ONNX), end to end", trans, ">= 300/s and >= 4x pipeline",
                          trans["rate"] >= 300 and ratio >= 4, f"{ratio:.1f}x plain pipeline"))
         rows.append(_row("transformers pipeline (plain, defaults), score only", plain, "reference", None))
         rows.append(_row("transformers pipeline (batch_size=32), score only", batched, "for information", None,

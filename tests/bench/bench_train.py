@@ -103,5 +103,5 @@ def _finetune(splits: dict, tags: list[str], out: Path, bench_texts: list[str], 
                       {"epochs": epochs, "patience": 0, "num_threads": 2, "progress": False})
     result = train_transformer(Dataset.from_list(train), Dataset.from_list(splits["validation"]), tags, cfg, out)
     sps, f1 = _score(result.model_dir, bench_texts[:2000], dev, tags)
-    return _row(f"fine-tuned {cfg.backbone} (ONNX int8 scoring)", n, epochs, result.train_seconds,
+    return _row(f"fine-tuned {cfg.backbone} (fused float ONNX scoring)", n, epochs, result.train_seconds,
                 result.sentences_per_second, sps, f1, f"{n} sentences x {epochs} epochs < 10 min")

@@ -136,7 +136,8 @@ def test_finetune_writes_a_complete_model_directory(trained):
     assert set(meta["thresholds"]) == set(TAGS) and all(0 < v < 1 for v in meta["thresholds"].values())
     assert meta["backbone"] == "all-MiniLM-L6-v2" and meta["max_length"] == 32 and meta["preprocess_version"]
     assert (out / "hf" / "config.json").exists() and (out / "hf" / "tokenizer.json").exists()
-    assert (out / "model.int8.onnx").stat().st_size > 1_000_000
+    assert meta["onnx"]["file"] == "model.onnx" and meta["onnx"]["quantization"] == "none"
+    assert (out / meta["onnx"]["file"]).stat().st_size > 1_000_000
     assert not any(p.name.startswith(".") for p in out.parent.iterdir()), "build directory left behind"
     assert [e["epoch"] for e in epochs] == [1, 2] == [h["epoch"] for h in result.history]
     assert set(epochs[0]) == {"epoch", "train_loss", "val_loss", "val_macro_f1", "seconds"}
