@@ -32,7 +32,7 @@ def _headlines(predictions: Path) -> dict[str, str]:
 
 def _summary_table(summary: list[dict], headlines: dict[str, str], tags: list[str]) -> Table:
     table = Table(title="Held-out articles scored by the champion")
-    table.add_column("article (headline)", max_width=50, no_wrap=True, overflow="ellipsis")
+    table.add_column("article (headline)", max_width=44, no_wrap=True, overflow="ellipsis")
     table.add_column("sentences", justify="right", min_width=9)
     for tag in tags:
         table.add_column(tag, justify="right", min_width=len(tag))
