@@ -6,7 +6,6 @@ runs' validation macro-F1 as read back from the tracking store.
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from labeling.config import CONFIG_DIR, PROJECT_ROOT, StrictModel, load_config
+from labeling.io import read_jsonl
 
 
 class DemoConfig(StrictModel):
@@ -151,5 +151,4 @@ def _run_step(step: Step, number: int, result: DemoResult, root: Path,
 
 def read_summary(path: Path) -> list[dict[str, Any]]:
     """Per-article summary rows written by `stance predict --summary` (JSONL)."""
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return [row for _, row in read_jsonl(path)]

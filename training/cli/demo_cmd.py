@@ -1,7 +1,6 @@
 """`stance demo`: the main job on the shipped sample data (what `make demo` runs)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -11,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from labeling.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, load_config
+from labeling.io import read_jsonl
 
 
 def register(app: typer.Typer) -> None:
@@ -21,12 +21,10 @@ def register(app: typer.Typer) -> None:
 def _headlines(predictions: Path) -> dict[str, str]:
     """article_id -> its first sentence (the headline), from the per-sentence predictions."""
     first: dict[str, tuple[int, str]] = {}
-    with open(predictions, encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            index = row.get("index", 0)
-            if row["article_id"] not in first or index < first[row["article_id"]][0]:
-                first[row["article_id"]] = (index, row["text"])
+    for _, row in read_jsonl(predictions):
+        index = row.get("index", 0)
+        if row["article_id"] not in first or index < first[row["article_id"]][0]:
+            first[row["article_id"]] = (index, row["text"])
     return {k: v[1] for k, v in first.items()}
 
 
@@ -95,7 +93,7 @@ def demo(
         steps.add_row(step.title, f"{step.seconds:.0f} s")
     steps.add_row("[bold]total", f"[bold]{sum(s.seconds for s in result.steps):.0f} s")
     console.print(steps)
-    rel = result.paths
+    rel = result.paths  # relative to the project root, as the commands printed them
     console.print(
         f"Sentences: {rel['sentences']}   Label Studio import file: {rel['tasks']}\n"
         f"Predictions: {rel['predictions']}   per-article summary: {rel['summary']}\n"
