@@ -134,24 +134,32 @@ class GroupIndex:
 
     def add(self, key: str, text: str, article: int = 0) -> int:
         """Index one sentence under `key` (its sentence id); returns its position."""
-        n = len(self)
-        self._grow(n, len(self._hashed))
-        self._key_blob += key.encode("utf-8")
-        self._key_offsets.append(len(self._key_blob))
-        self._articles[n] = article
-        tokens = words(text)
-        # Python's hash is stable within one run, which is all the exact map needs.
-        first = self._exact.setdefault(hash(" ".join(tokens)), n)
-        self._exact_of[n] = first
-        stems = stems_of(tokens) if first == n else ()  # a repeat is joined by the exact map
-        self._offsets.append(self._offsets[-1] + len(stems))
-        if stems:
-            self._hashed.append(n)
-            self._pending.append(n)
-            self._pending_stems.extend(stems)
-            if len(self._pending) >= _BATCH:
-                self._flush()
-        return n
+        return self.add_many([key], [text], article)
+
+    def add_many(self, keys: Sequence[str], texts: Sequence[str], article: int = 0) -> int:
+        """Index the sentences of one article under their keys; returns the first one's position."""
+        start = n = len(self)
+        self._grow(n + len(keys), len(self._hashed) + len(keys))
+        self._articles[n:n + len(keys)] = article
+        exact, offsets, hashed, pending, pending_stems = (self._exact, self._offsets, self._hashed, self._pending,
+                                                          self._pending_stems)
+        for key, text in zip(keys, texts):
+            self._key_blob += key.encode("utf-8")
+            self._key_offsets.append(len(self._key_blob))
+            tokens = words(text)
+            # Python's hash is stable within one run, which is all the exact map needs.
+            first = exact.setdefault(hash(" ".join(tokens)), n)
+            self._exact_of[n] = first
+            stems = stems_of(tokens) if first == n else ()  # a repeat is joined by the exact map
+            offsets.append(offsets[-1] + len(stems))
+            if stems:
+                hashed.append(n)
+                pending.append(n)
+                pending_stems.extend(stems)
+            n += 1
+        if len(pending) >= _BATCH:
+            self._flush()
+        return start
 
     def _similar(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Exact verification of pairs (a[k], b[k]) on their stem sets, vectorised: a bool per pair."""
