@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from datasketch import MinHash
+from scipy import sparse
 
 from labeling.config import StrictModel
-from labeling.stems import content_stems, fmix32, ranges, stem_id, stem_ids, stems_of, words
+from labeling.stems import content_stems, fmix32, stem_id, stem_ids, stems_of, words
 
 __all__ = ["GroupIndex", "GroupIds", "GroupOptions", "GroupReport", "assign_groups", "content_stems", "group_id_for",
            "stem_id", "stem_ids"]
@@ -124,11 +125,15 @@ class GroupIndex:
         if not self._pending:
             return
         ids = stem_ids(self._pending_stems)
-        self._stems.frombytes(ids.tobytes())
         pos = np.asarray(self._pending, dtype=np.int64)
         off = np.frombuffer(self._offsets, dtype=np.int64)
+        lengths = off[pos + 1] - off[pos]
         first_row = len(self._hashed) - len(pos)  # pending sentences hold the last signature rows
-        self._sigs[first_row:len(self._hashed)] = self.signatures(ids, off[pos + 1] - off[pos]).astype(np.uint16)
+        self._sigs[first_row:len(self._hashed)] = self.signatures(ids, lengths).astype(np.uint16)
+        # Each sentence's stem ids in ascending order: rows of a canonical sparse matrix for verification.
+        keys = (np.repeat(np.arange(len(pos), dtype=np.uint64), lengths) << np.uint64(32)) | ids
+        keys.sort()
+        self._stems.frombytes((keys & np.uint64(0xFFFFFFFF)).astype(np.uint32).tobytes())
         del off  # release the buffer: the array grows again
         self._pending, self._pending_stems = [], []
 
@@ -161,19 +166,22 @@ class GroupIndex:
             self._flush()
         return start
 
-    def _similar(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def _stem_matrix(self) -> sparse.csr_matrix:
+        """Sentences x stem ids, a 1 per content stem (rows of unhashed repeats are empty)."""
+        off = np.frombuffer(self._offsets, dtype=np.int64)
+        stems = np.frombuffer(self._stems, dtype=np.uint32).astype(np.int64)
+        matrix = sparse.csr_matrix((np.ones(len(stems), dtype=np.int8), stems, off.copy()), shape=(len(self), 2**32))
+        matrix.has_sorted_indices = True  # sorted per sentence when flushed
+        return matrix
+
+    def _similar(self, a: np.ndarray, b: np.ndarray, matrix: sparse.csr_matrix | None = None) -> np.ndarray:
         """Exact verification of pairs (a[k], b[k]) on their stem sets, vectorised: a bool per pair."""
         o = self.options
+        matrix = self._stem_matrix() if matrix is None else matrix
         off = np.frombuffer(self._offsets, dtype=np.int64)
-        stems = np.frombuffer(self._stems, dtype=np.uint32)
         la, lb = off[a + 1] - off[a], off[b + 1] - off[b]
-        pair = np.arange(len(a), dtype=np.uint64)
-        # Stems are distinct within a sentence, so a (pair, stem) key seen twice is a shared stem.
-        keys = np.concatenate([(np.repeat(pair, la) << np.uint64(32)) | stems[ranges(off[a], la)],
-                               (np.repeat(pair, lb) << np.uint64(32)) | stems[ranges(off[b], lb)]])
-        keys.sort()
-        shared = keys[1:][keys[1:] == keys[:-1]] >> np.uint64(32)
-        inter = np.bincount(shared.astype(np.int64), minlength=len(a))
+        # Products of 0/1 rows with sorted columns: a linear merge per pair, no sort.
+        inter = np.asarray(matrix[a].multiply(matrix[b]).sum(axis=1, dtype=np.int64)).ravel()
         shorter = np.minimum(la, lb)
         with np.errstate(divide="ignore", invalid="ignore"):
             return ((shorter > 0) & (inter >= np.minimum(o.min_shared, shorter))
@@ -183,14 +191,23 @@ class GroupIndex:
         r = self.options.rows_per_band
         block = self._sigs[:m, j * r:(j + 1) * r].astype(np.uint64)
         key = block[:, 0]
-        for k in range(1, r):  # polynomial combine, wrapping in uint64
-            key = key * np.uint64(0x9E3779B97F4A7C15) + block[:, k]
+        for k in range(1, r):  # 16 bits a row: exact up to two rows, a polynomial combine beyond
+            key = (key << np.uint64(16)) | block[:, k] if r <= 2 else key * np.uint64(0x9E3779B97F4A7C15) + block[:, k]
         return key
+
+    def _band_order(self, keys: np.ndarray) -> np.ndarray:
+        """Stable argsort of one band's keys; a plain sort of (key, row) when both fit 64 bits."""
+        m = len(keys)
+        if self.options.rows_per_band <= 2 and m < 2**32:
+            packed = (keys << np.uint64(32)) | np.arange(m, dtype=np.uint64)
+            packed.sort()
+            return (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        return np.argsort(keys, kind="stable")
 
     def _candidate_pairs(self, m: int, j: int) -> tuple[np.ndarray, np.ndarray]:
         """Signature rows (bucket leader, member) in one band whose signatures estimate a high enough Jaccard."""
         keys = self._band_keys(m, j)
-        order = np.argsort(keys, kind="stable")
+        order = self._band_order(keys)
         values = keys[order]
         new = np.r_[True, values[1:] != values[:-1]]
         leader_pos = np.maximum.accumulate(np.where(new, np.arange(len(order)), 0))
@@ -224,9 +241,10 @@ class GroupIndex:
             a, b = self._candidate_pairs(m, j)
             pairs = np.union1d(pairs, a * m + b)
         positions = np.frombuffer(self._hashed, dtype=np.int64)
+        matrix = self._stem_matrix()
         for chunk in range(0, len(pairs), _PAIR_CHUNK):
             a, b = positions[pairs[chunk:chunk + _PAIR_CHUNK] // m], positions[pairs[chunk:chunk + _PAIR_CHUNK] % m]
-            ok = self._similar(a, b)
+            ok = self._similar(a, b, matrix)
             for x, y in zip(a[ok].tolist(), b[ok].tolist()):
                 ra, rb = find(x), find(y)
                 if ra != rb:
