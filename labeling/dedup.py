@@ -235,11 +235,10 @@ class GroupIndex:
         m = len(self._hashed)
         if m < 2:
             return {}
-        # A pair colliding in several bands is verified once: a running union over the bands.
-        pairs = np.zeros(0, dtype=np.int64)
-        for j in range(o.num_perm // o.rows_per_band):
-            a, b = self._candidate_pairs(m, j)
-            pairs = np.union1d(pairs, a * m + b)
+        # A pair colliding in several bands is verified once: one unique over all bands' screened pairs
+        # (screening keeps a small share of the collisions, so holding them all costs little).
+        pairs = np.unique(np.concatenate([np.zeros(0, dtype=np.int64)] + [
+            a * m + b for a, b in (self._candidate_pairs(m, j) for j in range(o.num_perm // o.rows_per_band))]))
         positions = np.frombuffer(self._hashed, dtype=np.int64)
         matrix = self._stem_matrix()
         for chunk in range(0, len(pairs), _PAIR_CHUNK):
@@ -296,6 +295,15 @@ class GroupIds(Sequence):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         return self._multi.get(int(self._roots[i])) or group_id_for(self._index.key(i))
+
+    def joined(self) -> Iterator[tuple[int, str]]:
+        """(position, group id) of the sentences in multi-member groups, in position order."""
+        if not self._multi:
+            return
+        roots = self._roots
+        in_multi = np.isin(roots, np.fromiter(self._multi, dtype=roots.dtype, count=len(self._multi)))
+        for i, r in zip(np.flatnonzero(in_multi).tolist(), roots[in_multi].tolist()):
+            yield i, self._multi[r]
 
     def __iter__(self) -> Iterator[str]:
         for start in range(0, len(self._roots), 65536):

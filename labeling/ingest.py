@@ -2,7 +2,8 @@
 
 `article_sentences` turns one article into sentence records (the predictor reuses it);
 `run_ingest` streams many inputs, spools records to a temporary file beside the output
-while the near-duplicate index grows, then writes the output atomically with group ids.
+while the near-duplicate index grows (each record with its singleton group id), then writes
+the ids of grouped sentences over them in place and renames the spool over the output.
 Memory holds the index (a fixed-size row per sentence), never the records.
 """
 from __future__ import annotations
@@ -10,19 +11,20 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, BinaryIO, Callable, Iterator, Literal
 
 import orjson
 from pydantic import PrivateAttr
 
 from labeling.clean import CleanOptions, CleanResult, clean_article
 from labeling.config import CONFIG_DIR, StrictModel
-from labeling.dedup import GroupIndex, GroupOptions, GroupReport
-from labeling.io import atomic_open, atomic_path
+from labeling.dedup import GroupIds, GroupIndex, GroupOptions, GroupReport, group_id_for
+from labeling.io import atomic_path
 from labeling.language import LanguageOptions, LanguageTagger
 from labeling.readers import Article, ReadError, ReadOptions, iter_articles
 from labeling.sentences import split_lines
@@ -147,7 +149,30 @@ def _count(summary: IngestSummary, recs: list[dict]) -> None:
     summary.for_labeling += sum([r["for_labeling"] for r in recs])
 
 
-def _spool(inputs: list[str], options: IngestOptions, spool, index: GroupIndex, summary: IngestSummary,
+@dataclass
+class _Spool:
+    """Records spooled beside the output, in output order, each with its own group id; where each
+    record's line starts and where its group id sits, to patch the ids of grouped sentences in place."""
+
+    file: BinaryIO
+    size: int = 0
+    starts: array = field(default_factory=lambda: array("q"))
+    group_at: array = field(default_factory=lambda: array("I"))  # offset of the id in its line
+
+    def write(self, recs: list[dict]) -> None:
+        lines = [orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in recs]  # RECORD_FIELDS order
+        for line in lines:
+            # Inside JSON strings quotes are escaped, so this literal can only be the record's own key.
+            self.starts.append(self.size)
+            self.group_at.append(line.find(_GROUP_KEY) + len(_GROUP_KEY))
+            self.size += len(line)
+        self.file.write(b"".join(lines))
+
+
+_GROUP_KEY = b'"group_id":"'
+
+
+def _spool(inputs: list[str], options: IngestOptions, spool: _Spool, index: GroupIndex, summary: IngestSummary,
            progress: Callable[[int, int], None] | None) -> None:
     seen_ids: dict[str, str] = {}
     for item in iter_articles(inputs, options.read):
@@ -166,24 +191,26 @@ def _spool(inputs: list[str], options: IngestOptions, spool, index: GroupIndex, 
         # Chunks, not the whole article: a 50 MB single-line article has ~10^5 records.
         while recs := list(islice(records, _CHUNK)):
             _count(summary, recs)
-            index.add_many([r["sentence_id"] for r in recs], [r["text"] for r in recs], article_no)
-            # Records are built in RECORD_FIELDS order.
-            spool.write(b"".join([orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in recs]))
+            keys = [r["sentence_id"] for r in recs]
+            index.add_many(keys, [r["text"] for r in recs], article_no)
+            for r, key in zip(recs, keys):
+                r["group_id"] = group_id_for(key)  # a singleton's id, the same length as any other
+            spool.write(recs)
         if progress:
             progress(1, summary.sentences - before)
 
 
-# Inside JSON strings quotes are escaped, so this literal can only be the record's own key.
-_NULL_GROUP = b'"group_id":null'
-
-
-def _spooled_lines(path: Path, group_ids: list[str], examples: dict[str, dict]) -> Iterator[bytes]:
-    """Spooled JSON lines with their group id filled in (no re-parsing: the slow part of a rewrite)."""
-    with open(path, "rb") as fh:
-        for line, gid in zip(fh, group_ids):
+def _patch_groups(path: Path, spool: _Spool, group_ids: GroupIds, examples: dict[str, dict]) -> None:
+    """Write the ids of grouped sentences over their singleton ids, in place; fill the report's examples."""
+    with open(path, "r+b") as fh:
+        for i, gid in group_ids.joined():
+            fh.seek(spool.starts[i] + spool.group_at[i])
+            fh.write(gid.encode("ascii"))
             if gid in examples and examples[gid]["example"] is None:
-                examples[gid]["example"] = orjson.loads(line)["text"]
-            yield line.replace(_NULL_GROUP, b'"group_id":"' + gid.encode("ascii") + b'"', 1)
+                fh.seek(spool.starts[i])
+                examples[gid]["example"] = orjson.loads(fh.readline())["text"]
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _write_parquet(target: Path, rows: Iterator[dict[str, Any]], batch: int = 5000) -> None:
@@ -204,11 +231,6 @@ def _write_parquet(target: Path, rows: Iterator[dict[str, Any]], batch: int = 50
                 writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
 
 
-def _write_jsonl(target: Path, lines: Iterator[bytes]) -> None:
-    with atomic_open(target, "wb") as fh:
-        fh.writelines(lines)
-
-
 def run_ingest(inputs: list[str], out: Path | str, options: IngestOptions,
                progress: Callable[[int, int], None] | None = None) -> IngestSummary:
     """Ingest `inputs` (files, directories, globs) into sentence records at `out`.
@@ -223,18 +245,21 @@ def run_ingest(inputs: list[str], out: Path | str, options: IngestOptions,
     out.parent.mkdir(parents=True, exist_ok=True)
     summary = IngestSummary()
     index = GroupIndex(options.groups)
+    # The spool sits beside the output: a JSONL output is the spool itself, patched and renamed
+    # (no second copy of the records is ever written).
     fd, spool_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".spool", dir=out.parent)
     spool_path = Path(spool_name)
     try:
-        with os.fdopen(fd, "wb") as spool:
+        with os.fdopen(fd, "wb") as fh:
+            spool = _Spool(fh)
             _spool(inputs, options, spool, index, summary, progress)
         group_ids, summary.groups = index.finish()
-        examples = {row["group_id"]: row for row in summary.groups.largest}
-        lines = _spooled_lines(spool_path, group_ids, examples)
+        _patch_groups(spool_path, spool, group_ids, {row["group_id"]: row for row in summary.groups.largest})
         if options.format == "parquet":
-            _write_parquet(out, (orjson.loads(line) for line in lines))
+            with open(spool_path, "rb") as fh:
+                _write_parquet(out, (orjson.loads(line) for line in fh))
         else:
-            _write_jsonl(out, lines)
+            os.replace(spool_path, out)
     finally:
         spool_path.unlink(missing_ok=True)
     return summary
