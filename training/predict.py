@@ -25,6 +25,7 @@ from training.predict_io import (
     ResumeError,
     open_partial,
     output_format,
+    output_lock,
     row_schema,
     write_errors,
     write_table_stream,
@@ -263,11 +264,17 @@ def predict(source: Source, scorer: Scorer, model_id: str, out: Path, *,
     default_workers) sets the processes that split and score. With `resume`, continues the
     partial output an interrupted run left beside `out`. Raises ResumeError (before
     scoring anything) when that output was made with other tags, another model or mode,
-    or from other inputs; ValueError on bad output paths. Input errors do not raise: they
+    or from other inputs, and OutputBusyError (a ResumeError) while another run writes `out`; ValueError on bad output paths. Input errors do not raise: they
     are counted, listed in the report and written to `errors_file`.
     """
     out = Path(out)
     check_outputs(out, summary, errors_file)
+    with output_lock(out):
+        return _predict(source, scorer, model_id, out, summary, errors_file, resume, batch_size, top_n, workers, progress)
+
+
+def _predict(source: Source, scorer: Scorer, model_id: str, out: Path, summary: Path | None, errors_file: Path | None,
+             resume: bool, batch_size: int, top_n: int, workers: int | None, progress: ProgressFn | None) -> PredictReport:
     tags = list(scorer.tags)
     schema = row_schema(tags)
     run, resumed = open_partial(out, {"tags": tags, "model": model_id, "mode": source.mode}, resume)

@@ -10,8 +10,10 @@ temporary file that is renamed over it, so the target is never half-written.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,42 @@ CSV_LIST_SEP = ";"
 
 class ResumeError(ValueError):
     """The partial output cannot be continued with this model or these inputs."""
+
+
+class OutputBusyError(ResumeError):
+    """Another run is writing the same output right now."""
+
+
+@contextlib.contextmanager
+def output_lock(target: Path | str) -> Iterator[None]:
+    """Hold an exclusive lock on `target` for one run (a `.<name>.lock` file beside it).
+
+    A second run on the same output, which would interleave parts in the partial directory,
+    fails at once with OutputBusyError naming the process that holds the lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, as before
+        yield
+        return
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            raise OutputBusyError(f"{target}: another `stance predict` (pid {holder}) is writing this output; "
+                                  "wait for it to finish or choose another output path") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def output_format(path: Path | str) -> str:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from tests.predict.helpers import TAGS, labeled_rows, read_jsonl, write_jsonl
 from training.baseline import BaselineConfig, train_baseline
 from training.cli import predict_cmd
-from training.predict_io import partial_dir
+from training.predict_io import OutputBusyError, output_lock, partial_dir
 
 
 @pytest.fixture()
@@ -111,3 +111,28 @@ def test_killed_run_resumes_without_rescoring_or_duplicates_and_checks_tags(tmp_
     assert f"{done} sentences already scored" in " ".join(resumed.stderr.split())
     ids = pq.read_table(out, columns=["sentence_id"]).column("sentence_id").to_pylist()
     assert ids == [f"r{i:05d}" for i in range(20000)]
+
+
+def test_second_run_on_a_busy_output_fails_fast_and_touches_nothing(tmp_path, baseline_dir):
+    src = write_jsonl(tmp_path / "in.jsonl", _records(30))
+    out = tmp_path / "out.jsonl"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    args = _stance("predict", str(src), "--sentences", "--model", str(baseline_dir), "--out", str(out), "--workers", "1")
+    with output_lock(out):  # this process plays the run in progress
+        busy = subprocess.run(args, env=env, capture_output=True, text=True)
+    assert busy.returncode == 2
+    assert f"another `stance predict` (pid {os.getpid()}) is writing this output" in " ".join(busy.stderr.split())
+    assert not out.exists() and not partial_dir(out).exists()
+    free = subprocess.run(args, env=env, capture_output=True, text=True)
+    assert free.returncode == 0, free.stderr
+    assert len(read_jsonl(out)) == 30
+
+
+def test_output_lock_is_exclusive_and_released(tmp_path):
+    out = tmp_path / "o.parquet"
+    with output_lock(out):
+        with pytest.raises(OutputBusyError, match="o.parquet"):
+            with output_lock(out):
+                pass
+    with output_lock(out):  # released when the first run ended
+        pass
