@@ -186,3 +186,16 @@ def test_cuda_request_without_gpu_is_a_clear_error(splits, tmp_path):
     with pytest.raises(RuntimeError, match="device 'cuda' requested but torch sees no CUDA device"):
         train_transformer(*splits, TAGS, _cfg(device="cuda"), tmp_path / "m")
 
+
+
+def test_num_layers_keeps_the_first_layers_end_to_end(splits, tmp_path):
+    result = train_transformer(*splits, TAGS, _cfg(epochs=1, num_layers=2, export_onnx=True), tmp_path / "m")
+    config = json.loads((result.model_dir / "hf" / "config.json").read_text())
+    assert config["num_hidden_layers"] == 2
+    scorer = load_scorer(result.model_dir)  # the 2-layer ONNX graph scores like any other model
+    assert scorer.predict_proba(["Troops massed at the border."]).shape == (1, len(TAGS))
+
+
+def test_num_layers_beyond_the_backbone_is_a_clear_error(splits, tmp_path):
+    with pytest.raises(ValueError, match="num_layers: 7 asked, but backbone .* has 6"):
+        train_transformer(*splits, TAGS, _cfg(num_layers=7), tmp_path / "m")
