@@ -5,7 +5,6 @@ import json
 import shutil
 
 import pytest
-import yaml
 
 from labeling.config import PROJECT_ROOT
 from training.demo import DemoConfig, choose_champion, newest_registered, run_demo

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from labeling.studio.server import free_port
 from training.cli import label_cmd
-from tests.studio.helpers import TAGS, ann, export_task, sentence, write_sentences
+from tests.studio.helpers import ann, export_task, sentence, write_sentences
 
 
 @pytest.fixture

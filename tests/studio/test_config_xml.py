@@ -1,7 +1,5 @@
 import xml.etree.ElementTree as ET
 
-import pytest
-
 from labeling.schema import LabelSchema, load_schema
 from labeling.studio.config_xml import build_label_config
 

@@ -12,7 +12,8 @@ from datasets import Dataset
 
 from labeling.config import CONFIG_DIR, ConfigError, load_config
 from training.backbones import BackboneError, bundled_minilm_dir, resolve_backbone
-from training.finetune import FinetuneConfig, _EpochTracker, label_matrix, macro_f1, train_transformer
+from training.finetune import FinetuneConfig, label_matrix, macro_f1, train_transformer
+from training.finetune_trainer import EpochTracker
 from training.scoring import load_scorer
 from training.transformer_scorer import TransformerScorer
 
@@ -113,7 +114,7 @@ def test_refuses_to_overwrite_a_directory_that_is_not_a_model(splits, tmp_path):
 
 def test_tracker_stops_after_patience_and_restores_best_epoch():
     model = torch.nn.Linear(2, 1)
-    tracker = _EpochTracker(patience=2, on_epoch=None)
+    tracker = EpochTracker(patience=2, on_epoch=None)
     state = SimpleNamespace(log_history=[], is_world_process_zero=True)
     stops = []
     for epoch, f1 in enumerate([0.4, 0.6, 0.55, 0.6], start=1):

@@ -1,7 +1,6 @@
 """Loading and validating labeled JSONL files and snapshot directories."""
 from __future__ import annotations
 
-import json
 
 import pytest
 
