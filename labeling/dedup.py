@@ -22,6 +22,7 @@ import hashlib
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate, islice
 
 import numpy as np
 from datasketch import MinHash
@@ -143,25 +144,26 @@ class GroupIndex:
 
     def add_many(self, keys: Sequence[str], texts: Sequence[str], article: int = 0) -> int:
         """Index the sentences of one article under their keys; returns the first one's position."""
-        start = n = len(self)
-        self._grow(n + len(keys), len(self._hashed) + len(keys))
-        self._articles[n:n + len(keys)] = article
-        exact, offsets, hashed, pending, pending_stems = (self._exact, self._offsets, self._hashed, self._pending,
-                                                          self._pending_stems)
-        for key, text in zip(keys, texts):
-            self._key_blob += key.encode("utf-8")
-            self._key_offsets.append(len(self._key_blob))
-            tokens = words(text)
-            # Python's hash is stable within one run, which is all the exact map needs.
-            first = exact.setdefault(hash(" ".join(tokens)), n)
-            self._exact_of[n] = first
+        start = len(self)
+        count = len(keys)
+        self._grow(start + count, len(self._hashed) + count)
+        self._articles[start:start + count] = article
+        encoded = [key.encode("utf-8") for key in keys]
+        self._key_blob += b"".join(encoded)
+        self._key_offsets.extend(islice(accumulate(map(len, encoded), initial=self._key_offsets[-1]), 1, None))
+        token_lists = [words(text) for text in texts]
+        # Python's hash is stable within one run, which is all the exact map needs.
+        setdefault = self._exact.setdefault
+        firsts = [setdefault(hash(" ".join(tokens)), n) for n, tokens in enumerate(token_lists, start)]
+        self._exact_of[start:start + count] = firsts
+        offsets, hashed, pending, pending_stems = self._offsets, self._hashed, self._pending, self._pending_stems
+        for n, (tokens, first) in enumerate(zip(token_lists, firsts), start):
             stems = stems_of(tokens) if first == n else ()  # a repeat is joined by the exact map
             offsets.append(offsets[-1] + len(stems))
             if stems:
                 hashed.append(n)
                 pending.append(n)
                 pending_stems.extend(stems)
-            n += 1
         if len(pending) >= _BATCH:
             self._flush()
         return start

@@ -13,6 +13,7 @@ import numpy as np
 
 STEM_CHARS = 5  # stems are words cut to this many characters
 _WORD = re.compile(r"\w+")
+_ASCII_NON_WORD = str.maketrans({chr(i): " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")})
 _STOP = frozenset(
     "a an the and or but of to in on at by for with from as into about over after before than then that this these "
     "those there here is are was were be been being has have had do does did will would shall should can could may "
@@ -25,8 +26,12 @@ _POWERS = np.array([0x9E3779B97F4A7C15 ** (i + 1) % 2**64 for i in range(STEM_CH
 
 
 def words(text: str) -> list[str]:
-    """Lowercase word tokens of `text`."""
-    return _WORD.findall(text.lower())
+    """Lowercase word tokens of `text` (runs of \\w characters)."""
+    low = text.lower()
+    if low.isascii():
+        # ASCII \w is [a-z0-9_]: every other character to a space, then a C split (~30% faster).
+        return low.translate(_ASCII_NON_WORD).split()
+    return _WORD.findall(low)
 
 
 def stems_of(tokens: list[str], prefix: int = STEM_CHARS) -> set[str]:
