@@ -11,10 +11,12 @@ of one MinHash object per sentence, which was the largest cost of ingestion. Exa
 repeats (same words) are joined through a hash map and never hashed again. The signatures are banded (LSH, 2 rows
 a band: high recall at the low Jaccard that paraphrases reach); colliding pairs are first
 screened by the Jaccard the signatures estimate (vectorised), then verified exactly on
-the stem sets: enough shared stems, Jaccard and overlap (share of the shorter sentence).
+the stem sets (products of rows of a sparse sentence x stem matrix): enough shared stems,
+Jaccard and overlap (share of the shorter sentence).
 
 Memory per sentence is ~300 bytes (a 16-bit signature row, its stem ids, its key and an
-exact-repeat entry), so a corpus of millions of sentences fits.
+exact-repeat entry), and about as much again while `finish` holds the sparse stem matrix,
+so a corpus of millions of sentences fits.
 """
 from __future__ import annotations
 

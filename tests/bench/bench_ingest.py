@@ -133,7 +133,8 @@ def run(quick: bool = False) -> dict:
         f"of CPU time on the {rows[-1]['corpus_mb']} MB corpus (load average {load:.1f} on {os.cpu_count()} cores: "
         "on a shared machine wall time includes waiting for the core, CPU time does not)",
         f"memory: peak RSS x{growth:.2f} for x{rows[-1]['corpus_mb'] / rows[0]['corpus_mb']:.0f} the text "
-        "(records are spooled to disk; the near-duplicate index keeps ~300 bytes per sentence; ~190 MB is the "
+        "(records are spooled to disk; the near-duplicate index keeps ~300 bytes per sentence, twice that while "
+        "groups are verified; ~190 MB is the "
         "fixed cost of the language model and libraries)",
         "synthetic scraped articles written as txt files: boilerplate lines, glued sentences, an open Zipf-like "
         "vocabulary and 5% of sentences quoting a shared pool with small edits (near-duplicates); model load excluded",
