@@ -47,6 +47,9 @@ class LanguageOptions(StrictModel):
     # A classified language overrides the article's only above this probability, or when English
     # is below 1 - this (related languages such as bs/hr/sr share the probability).
     min_confidence: float = 0.8
+    # Off: every sentence is "und" and no model is loaded (the predictor scores every sentence
+    # whatever its language, and detection is the costliest step of splitting).
+    detect: bool = True
 
 
 def _script(text: str) -> int | None:
@@ -132,6 +135,8 @@ class LanguageTagger:
         are short, unsure or marked take it; short texts in another script take the language
         of all the article's texts in that script read together; "und" when nothing can be told.
         """
+        if not self.options.detect:
+            return ["und"] * len(texts)
         inherit = inherit or [False] * len(texts)
         english_line: dict[int, bool] = {}
         first = []

@@ -172,7 +172,8 @@ def _clean_value(value: Any) -> str | None:
     return text or None
 
 
-def _record_article(record: dict[str, Any], path: Path, line: int, options: ReadOptions) -> Article | ReadError:
+def record_article(record: dict[str, Any], path: Path | str, line: int, options: ReadOptions) -> Article | ReadError:
+    """One tabular record (a JSONL line, CSV or Parquet row) as an Article, or a ReadError naming the field."""
     if options.text_col not in record:
         return ReadError(str(path), line, f"missing text field {options.text_col!r} (fields: {', '.join(map(str, record)) or 'none'})")
     text = record[options.text_col]
@@ -201,7 +202,7 @@ def _iter_jsonl(path: Path, options: ReadOptions) -> Iterator[Article | ReadErro
             if not isinstance(record, dict):
                 yield ReadError(str(path), lineno, f"expected a JSON object, got {type(record).__name__}")
                 continue
-            yield _record_article(record, path, lineno, options)
+            yield record_article(record, path, lineno, options)
 
 
 def _check_columns(path: Path, columns: list[str], options: ReadOptions) -> None:
@@ -220,7 +221,7 @@ def _iter_csv(path: Path, options: ReadOptions) -> Iterator[Article | ReadError]
             for record in chunk.to_dict(orient="records"):
                 row += 1
                 # Row numbers count data rows; +1 for the header gives the file line of simple CSVs.
-                yield _record_article(record, path, row + 1, options)
+                yield record_article(record, path, row + 1, options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         yield ReadError(str(path), None, f"cannot parse CSV: {str(exc).strip()}")
 
@@ -242,7 +243,7 @@ def _iter_parquet(path: Path, options: ReadOptions) -> Iterator[Article | ReadEr
     for batch in pf.iter_batches(batch_size=options.chunk_rows, columns=wanted):
         for record in batch.to_pylist():
             row += 1
-            yield _record_article(record, path, row, options)
+            yield record_article(record, path, row, options)
 
 
 def _iter_file(path: Path, options: ReadOptions) -> Iterator[Article | ReadError]:

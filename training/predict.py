@@ -155,26 +155,13 @@ def _str_or_none(value: Any) -> str | None:
 _CHARS_PER_SENTENCE = 150
 
 
-class _NoLanguage:
-    # Stands in for labeling.language.LanguageTagger; extra arguments (hints) are not needed.
-    def tag(self, texts: list[str], *hints: Any, **named_hints: Any) -> list[str]:
-        return ["und"] * len(texts)
-
-
-class PredictIngestOptions(IngestOptions):
-    """`stance ingest` options for prediction: cleaning and splitting are exactly ingestion's,
-    language detection is skipped (it is the costliest step of splitting, and the
-    predictor scores every sentence whatever its language)."""
-
-    def tagger(self) -> Any:
-        return _NoLanguage()
-
-
-def for_prediction(options: IngestOptions) -> PredictIngestOptions:
-    """The same ingestion options without language detection."""
-    if isinstance(options, PredictIngestOptions):
+def for_prediction(options: IngestOptions) -> IngestOptions:
+    """The same ingestion options without language detection: the predictor scores every
+    sentence whatever its language, and detection is the costliest step of splitting."""
+    if not options.language.detect:
         return options
-    return PredictIngestOptions.model_validate(options.model_dump())
+    # Validated afresh, not model_copy: a copy would share the original's (detecting) tagger.
+    return type(options).model_validate({**options.model_dump(), "language": {**options.language.model_dump(), "detect": False}})
 
 
 def article_source(inputs: Sequence[Path | str], ingest_options: IngestOptions) -> Source:

@@ -88,32 +88,21 @@ def split_schema():
     ])
 
 
-def _clean(value: Any) -> str | None:
-    # Same rule as the local readers: NaN and blank values are missing.
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def split_articles(batches: Iterator[pd.DataFrame], ingest_options: Any) -> Iterator[pd.DataFrame]:
-    """mapInPandas body: article rows (with `_source`, `_line`) -> sentence rows or error rows."""
-    from labeling.ingest import article_sentences
-    from labeling.readers import Article
+    """mapInPandas body: article rows (with `_source`, `_line`) -> sentence rows or error rows.
 
-    read = ingest_options.read
+    Records become articles through the local readers' own function, so both engines read a row alike.
+    """
+    from labeling.ingest import article_sentences
+    from labeling.readers import ReadError, record_article
+
     for frame in batches:
         out: list[dict] = []
         for record in frame.to_dict(orient="records"):
-            text = record.get(read.text_col)
-            where = {"source": record["_source"], "line": int(record["_line"])}
-            if not isinstance(text, str) or not text.strip():
-                out.append({**where, "error": f"empty or non-text value in field {read.text_col!r}"})
+            article = record_article(record, record["_source"], int(record["_line"]), ingest_options.read)
+            if isinstance(article, ReadError):
+                out.append({"source": article.path, "line": article.line, "error": article.message})
                 continue
-            article = Article(text=text, source_path=record["_source"], line=where["line"],
-                              **{k: _clean(record.get(c)) if c else None for k, c in (
-                                  ("article_id", read.id_col), ("title", read.title_col), ("source", read.source_col),
-                                  ("url", read.url_col), ("date", read.date_col))})
             for s in article_sentences(article, ingest_options):
                 out.append({"article_id": s["article_id"], "sentence_id": s["sentence_id"], "index": s["index"],
                             "text": s["text"], "source": None, "line": None, "error": None})
@@ -288,7 +277,10 @@ def run_spark(spark: Any, inputs: Sequence[str], model_uri: str, tags: Sequence[
     if sentences:
         split = sentence_rows(frame, text_col, id_col)
     else:
-        split = frame.mapInPandas(lambda batches: split_articles(batches, ingest_options), split_schema())
+        from training.predict import for_prediction
+
+        options = for_prediction(ingest_options)  # as the local engine: no language detection
+        split = frame.mapInPandas(lambda batches: split_articles(batches, options), split_schema())
     split = split.persist(StorageLevel.MEMORY_AND_DISK)
     udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_struct(tags), env_manager="local")
     scored = (split.filter(F.col("error").isNull()).withColumn("_p", udf(F.struct("text")))

@@ -76,3 +76,9 @@ def test_related_languages_sharing_the_probability_still_override_english():
     tagger = LanguageTagger()
     assert tagger.classify(south_slavic)[1] < tagger.options.min_confidence
     assert tagger.tag([english, english, south_slavic])[2] in {"bs", "hr", "sr"}
+
+
+def test_detection_switched_off_tags_und_and_loads_no_model():
+    tagger = LanguageTagger(LanguageOptions(detect=False))
+    assert tagger.tag(["Министр заявил, что переговоры возобновятся.", "Talks resume in Geneva."]) == ["und", "und"]
+    assert tagger._identifier is None

@@ -8,7 +8,7 @@ import pytest
 
 from labeling.ingest import IngestOptions
 from tests.predict.helpers import TAGS, read_jsonl
-from training.predict import article_source, predict
+from training.predict import article_source, for_prediction, predict
 from training.scoring import load_scorer
 from training.summary import SummaryBuilder, dominant_tag
 
@@ -88,3 +88,12 @@ def test_summary_counts_shares_dominant_and_top_sentences_per_tag():
 def test_dominant_tie_goes_to_the_larger_summed_score():
     assert dominant_tag(TAGS, [2, 2, 0, 0], [1.0, 1.5, 0.0, 0.0]) == "de-escalation"
     assert dominant_tag(TAGS, [0, 0, 0, 0], [1.0, 1.5, 0.0, 0.0]) is None
+
+
+def test_prediction_options_skip_language_detection_and_leave_the_original_alone():
+    original = IngestOptions()
+    original.tagger()  # a detecting tagger already exists: the copy must not share it
+    options = for_prediction(original)
+    assert original.language.detect and original.tagger().options.detect
+    assert not options.language.detect and options.tagger().tag(["Talks resume in Geneva."]) == ["und"]
+    assert options.read == original.read and options.clean == original.clean
