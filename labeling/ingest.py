@@ -149,6 +149,10 @@ def _count(summary: IngestSummary, recs: list[dict]) -> None:
     summary.for_labeling += sum([r["for_labeling"] for r in recs])
 
 
+# Inside JSON strings quotes are escaped, so this literal can only be a record's own key.
+_GROUP_KEY = b'"group_id":"'
+
+
 @dataclass
 class _Spool:
     """Records spooled beside the output, in output order, each with its own group id; where each
@@ -162,14 +166,10 @@ class _Spool:
     def write(self, recs: list[dict]) -> None:
         lines = [orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in recs]  # RECORD_FIELDS order
         for line in lines:
-            # Inside JSON strings quotes are escaped, so this literal can only be the record's own key.
             self.starts.append(self.size)
             self.group_at.append(line.find(_GROUP_KEY) + len(_GROUP_KEY))
             self.size += len(line)
         self.file.write(b"".join(lines))
-
-
-_GROUP_KEY = b'"group_id":"'
 
 
 def _spool(inputs: list[str], options: IngestOptions, spool: _Spool, index: GroupIndex, summary: IngestSummary,

@@ -44,13 +44,6 @@ def content_stems(text: str, prefix: int = STEM_CHARS) -> list[str]:
     return sorted(stems_of(words(text), prefix))
 
 
-def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenated index ranges [s, s + l) for each (s, l), without a Python loop."""
-    total = int(lengths.sum())
-    before = np.cumsum(lengths) - lengths
-    return np.repeat(starts - before, lengths) + np.arange(total, dtype=np.int64)
-
-
 def stem_ids(stems: list[str]) -> np.ndarray:
     """Stable 32-bit ids of stems (at most STEM_CHARS characters), for many stems in one numpy pass.
 

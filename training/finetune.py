@@ -24,13 +24,14 @@ from pydantic import Field, field_validator
 from labeling.config import StrictModel
 from labeling.io import atomic_open
 from training.backbones import DEFAULT_BACKBONE, resolve_backbone
+from training.finetune_trainer import EpochHook, EpochTracker, build_trainer, macro_f1
 from training.preprocess import PREPROCESS_VERSION, normalize_text
 from training.results import TrainResult
 from training.thresholds import tune_thresholds
-from training.finetune_trainer import EpochHook, EpochTracker, build_trainer, macro_f1
 from training.transformer_scorer import HF_SUBDIR, quiet_transformers
 
 __all__ = ["FinetuneConfig", "label_matrix", "macro_f1", "train_transformer"]
+
 
 class FinetuneConfig(StrictModel):
     """Hyper-parameters of `stance train finetune` (defaults suit ~1-2k sentences on 2 CPU cores)."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from training.metrics import micro_macro_f1
 from training.thresholds import apply_thresholds, tune_thresholds
 
 if TYPE_CHECKING:
@@ -18,10 +19,7 @@ EpochHook = Callable[[dict[str, Any]], None]
 
 def macro_f1(y_true: np.ndarray, decided: np.ndarray) -> float:
     """Unweighted mean over tags of F1 (a tag with no positives and no predictions scores 0)."""
-    y_true, decided = np.asarray(y_true).astype(bool), np.asarray(decided).astype(bool)
-    tp = (y_true & decided).sum(0).astype(float)
-    denom = 2 * tp + (~y_true & decided).sum(0) + (y_true & ~decided).sum(0)
-    return float(np.mean(np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)))
+    return micro_macro_f1(y_true, decided)[1]
 
 
 def probs_macro_f1(y_true: np.ndarray, logits: np.ndarray) -> float:
