@@ -44,7 +44,7 @@ def prepare_splits(source: Path, tags: Sequence[str], cfg: DatasetConfig) -> tup
 
 def fit(kind: str, train: list[dict], validation: list[dict], tags: Sequence[str], cfg: StrictModel,
         out_dir: Path, on_epoch: EpochHook | None = None) -> TrainResult:
-    """Train one model of `kind` ("baseline" or "finetune") into `out_dir` (must not exist yet)."""
+    """Train one model of `kind` ("baseline", or "finetune"/"distil": a transformer) into `out_dir` (must not exist yet)."""
     train_ds, val_ds = Dataset.from_list(train), Dataset.from_list(validation)
     if kind == "baseline":
         from training.baseline import train_baseline
@@ -57,7 +57,8 @@ def fit(kind: str, train: list[dict], validation: list[dict], tags: Sequence[str
 
 def train_tracked(kind: str, splits: dict[str, list[dict]], meta: dict, tags: Sequence[str], cfg: StrictModel,
                   uri: str, tcfg: tracking.TrackingConfig, register_name: str | None,
-                  keep_dir: Path | None = None, on_epoch: EpochHook | None = None) -> dict[str, Any]:
+                  keep_dir: Path | None = None, on_epoch: EpochHook | None = None,
+                  run_tags: dict[str, str] | None = None) -> dict[str, Any]:
     """Train, evaluate on validation and test, log everything to one MLflow run, register the model.
 
     Returns {"run_id", "model_uri", "name", "version", "test": metrics, "validation": metrics,
@@ -72,7 +73,7 @@ def train_tracked(kind: str, splits: dict[str, list[dict]], meta: dict, tags: Se
             on_epoch(entry)
 
     with tempfile.TemporaryDirectory(prefix="stance-model-") as tmp, \
-            tracking.tracked_run(uri, tcfg.experiment, tags={"model_kind": kind}) as run:
+            tracking.tracked_run(uri, tcfg.experiment, tags={"model_kind": kind, **(run_tags or {})}) as run:
         tracking.log_params({"kind": kind, "model": cfg.model_dump(mode="json"), "dataset": meta.get("config", {})})
         tracking.log_dataset(meta, splits)
         out_dir = Path(keep_dir) if keep_dir else Path(tmp) / "model"

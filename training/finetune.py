@@ -52,6 +52,10 @@ class FinetuneConfig(StrictModel):
     num_layers: int | None = Field(None, ge=1, description=(
         "keep only the backbone's first N transformer layers: scoring cost falls in proportion, "
         "quality usually a little; default all"))
+    teacher: str | None = Field(None, description=(
+        "a fine-tuned transformer model directory with the same tags: its probabilities on the training "
+        "sentences are blended into the targets (knowledge distillation), e.g. for a --num-layers student"))
+    distill_weight: float = Field(0.5, ge=0, le=1, description="share of the teacher's probabilities in the targets")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads; default: torch's choice")
     export_onnx: bool = True
@@ -81,7 +85,8 @@ def label_matrix(rows: Sequence[Sequence[str]], tags: Sequence[str], ids: Sequen
     return y
 
 
-def _tokenize(split: Any, tags: Sequence[str], tokenizer: Any, max_length: int) -> Any:
+def _tokenize(split: Any, tags: Sequence[str], tokenizer: Any, max_length: int, soft: np.ndarray | None = None,
+              weight: float = 0.0) -> Any:
     from datasets import Dataset
 
     for column in ("text", "labels"):
@@ -89,6 +94,9 @@ def _tokenize(split: Any, tags: Sequence[str], tokenizer: Any, max_length: int) 
             raise ValueError(f"dataset split has no {column!r} column (has {', '.join(split.column_names)})")
     ids = split["id"] if "id" in split.column_names else None
     y = label_matrix(split["labels"], tags, ids)
+    if soft is not None:
+        # BCE is linear in its target: BCE(p, w*t + (1-w)*y) = w*BCE(p, t) + (1-w)*BCE(p, y).
+        y = (weight * soft + (1 - weight) * y).astype(np.float32)
     enc = tokenizer([normalize_text(t) for t in split["text"]], truncation=True, max_length=max_length)
     return Dataset.from_dict({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": y.tolist()})
 
@@ -169,6 +177,15 @@ def _layer_override(backbone_dir: Path, num_layers: int | None) -> dict[str, int
     return {"num_hidden_layers": num_layers}
 
 
+def _teacher_probs(teacher: str, texts: Sequence[str], tags: Sequence[str]) -> np.ndarray:
+    from training.scoring import load_scorer
+
+    scorer = load_scorer(teacher)
+    if list(scorer.tags) != list(tags):
+        raise ValueError(f"teacher {teacher}: tags {list(scorer.tags)} differ from the schema's {list(tags)}")
+    return np.asarray(scorer.predict_proba(list(texts)), dtype=np.float32)
+
+
 def _fit(
     train: Any, validation: Any, tags: list[str], cfg: FinetuneConfig, backbone_dir: Path, use_cpu: bool,
     build_dir: Path, out_dir: Path, on_epoch: EpochHook | None,
@@ -176,13 +193,16 @@ def _fit(
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
     with quiet_transformers(), _torch_threads(cfg.num_threads if use_cpu else None):
-        tokenizer = AutoTokenizer.from_pretrained(backbone_dir)
-        train_ds = _tokenize(train, tags, tokenizer, cfg.max_length)
+        # A student starts from its teacher: the first num_layers layers and the head.
+        init_dir = Path(cfg.teacher) / HF_SUBDIR if cfg.teacher else backbone_dir
+        tokenizer = AutoTokenizer.from_pretrained(init_dir)
+        soft = _teacher_probs(cfg.teacher, train["text"], tags) if cfg.teacher else None
+        train_ds = _tokenize(train, tags, tokenizer, cfg.max_length, soft, cfg.distill_weight)
         val_ds = _tokenize(validation, tags, tokenizer, cfg.max_length)
         set_seed(cfg.seed)  # before the head is created: its random init is part of the run
         model = AutoModelForSequenceClassification.from_pretrained(
-            backbone_dir,
-            **_layer_override(backbone_dir, cfg.num_layers),
+            init_dir,
+            **_layer_override(init_dir, cfg.num_layers),
             num_labels=len(tags),
             problem_type="multi_label_classification",
             id2label=dict(enumerate(tags)),

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import pyarrow as pa
 
 from training.scoring import Scorer, output_frame
+from training.transformer_scorer import available_cores
 
 
 def score_chunk(chunk: Sequence[Any], scorer: Scorer, schema: pa.Schema) -> pa.Table:
@@ -51,7 +52,14 @@ def process_chunk(items: Sequence[Any], to_unit: Callable[[Any], Any], scorer: S
                        sum(u.is_article for u in units))
 
 
-def _worker_loop(tasks: Any, results: Any, to_unit: Callable[[Any], Any], scorer: Scorer, schema: pa.Schema) -> None:
+def _worker_loop(tasks: Any, results: Any, to_unit: Callable[[Any], Any], scorer: Scorer, schema: pa.Schema,
+                 threads: int) -> None:
+    # A Rust tokenizer whose thread pool ran in the parent deadlocks in a forked child;
+    # one worker's share of the cores is too small for it to gain from threads anyway.
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+    if hasattr(scorer, "set_threads"):
+        scorer.set_threads(threads)  # the workers share the cores instead of each taking all
     for seq, items in iter(tasks.get, None):
         try:
             results.put((seq, process_chunk(items, to_unit, scorer, schema), None))
@@ -74,7 +82,8 @@ def run_chunks(chunk_iter: Iterable[list[Any]], to_unit: Callable[[Any], Any], s
         return
     ctx = mp.get_context("fork")
     tasks, results = ctx.Queue(), ctx.Queue()
-    procs = [ctx.Process(target=_worker_loop, args=(tasks, results, to_unit, scorer, schema), daemon=True)
+    threads = max(1, available_cores() // workers)
+    procs = [ctx.Process(target=_worker_loop, args=(tasks, results, to_unit, scorer, schema, threads), daemon=True)
              for _ in range(workers)]
     for proc in procs:
         proc.start()
@@ -123,12 +132,17 @@ def _ordered(chunk_iter: Iterator[list[Any]], tasks: Any, results: Any, procs: l
 
 
 def default_workers(scorer: Scorer) -> int:
-    """Worker processes for a scorer: the baseline scales with cores; ONNX Runtime already
-    uses every core inside one process, so the transformer scores in-process."""
-    if scorer.kind != "baseline":
-        return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 8))
+    """Worker processes for a scorer.
+
+    The baseline's cleaning, splitting and n-gram extraction hold the GIL, so it scales with
+    processes (up to 8). The ONNX transformer runs in up to 4 workers that share the cores
+    between their intra-op threads: splitting, tokenising and writing then overlap with
+    scoring, and small batches avoid the threads' per-operator synchronisation
+    (docs/benchmarks.md). Other scorers score in-process.
+    """
+    cores = available_cores()
+    if scorer.kind == "baseline":
+        return max(1, min(cores, 8))
+    if getattr(scorer, "forkable", False):
+        return max(1, min(cores, 4))
+    return 1

@@ -43,6 +43,7 @@ class TrackingConfig(StrictModel):
     experiment: str = "stance"
     baseline_model_name: str = "stance-baseline"
     finetune_model_name: str = "stance-finetune"
+    distilled_model_name: str = "stance-distilled"
     bootstrap_samples: int = 1000
 
 

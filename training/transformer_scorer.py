@@ -154,10 +154,20 @@ class TransformerScorer:
         threads = num_threads or available_cores()
         tokenizer = AutoTokenizer.from_pretrained(hf_dir)
         if backend == "onnx":
-            run_batch = _onnx_runner(onnx_file(model_dir, meta), threads)
+            run_batch = _OnnxRunner(onnx_file(model_dir, meta), threads)
         else:
             run_batch = _torch_runner(hf_dir, threads)
         return cls(model_dir, meta, tokenizer, run_batch, backend, batch_size)
+
+    @property
+    def forkable(self) -> bool:
+        """Whether forked worker processes may score with this scorer (the ONNX backend)."""
+        return isinstance(self._run_batch, _OnnxRunner)
+
+    def set_threads(self, threads: int) -> None:
+        """Intra-op threads of the ONNX backend from the next batch on (one scoring worker's share)."""
+        if isinstance(self._run_batch, _OnnxRunner):
+            self._run_batch.set_threads(threads)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), len(tags)) probabilities, rows in the order of `texts`."""
@@ -176,14 +186,38 @@ class TransformerScorer:
         return out
 
 
-def _onnx_runner(path: Path, threads: int):
-    session = onnx_session(path, threads)
-    run = session.run
+_INHERITED_SESSIONS: list[Any] = []
 
-    def run_batch(input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return run(["logits"], {"input_ids": input_ids, "attention_mask": mask})[0]
 
-    return run_batch
+class _OnnxRunner:
+    """Runs the ONNX graph, one session per process.
+
+    A session's thread pool does not survive fork: a forked scoring worker
+    (training.predict_workers) opens its own session on first use. The session opened
+    at load checks the file and the graph before any work starts.
+    """
+
+    def __init__(self, path: Path, threads: int):
+        self.path, self.threads = path, threads
+        self._open()
+
+    def _open(self) -> None:
+        if getattr(self, "_pid", None) not in (None, os.getpid()):
+            # Inherited over fork: freeing it would join intra-op threads that do not
+            # exist in this process and hang forever. Keep it for the process's lifetime.
+            _INHERITED_SESSIONS.append(self._run)
+        self._run = onnx_session(self.path, self.threads).run
+        self._pid, self._stale = os.getpid(), False
+
+    def set_threads(self, threads: int) -> None:
+        if threads != self.threads:
+            self.threads = threads
+            self._stale = True  # reopened on the next batch
+
+    def __call__(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self._stale or self._pid != os.getpid():
+            self._open()
+        return self._run(["logits"], {"input_ids": input_ids, "attention_mask": mask})[0]
 
 
 def _torch_runner(hf_dir: Path, threads: int):

@@ -43,3 +43,35 @@ def test_transformer_predicts_articles_with_its_onnx_scores(tmp_path, transforme
     for row, p in zip(rows, expected):
         assert row["labels"] == [t for t, v, th in zip(TAGS, p, scorer.thresholds) if v >= th]
     assert len(read_jsonl(tmp_path / "summary.jsonl")) == 2
+
+
+def test_forked_onnx_workers_write_what_one_process_writes(tmp_path, transformer_dir):
+    # The parent's session has run before the fork: each worker must open its own
+    # (an ONNX Runtime thread pool does not survive fork) and score the same.
+    from training.predict_workers import default_workers
+    from training.transformer_scorer import available_cores
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    rows = labeled_rows()
+    for i in range(6):
+        body = " ".join(r["text"] for r in rows[i * 5:(i + 1) * 5])
+        (folder / f"a{i}.txt").write_text(f"Report {i}\n\n{body}\n", encoding="utf-8")
+    scorer = load_scorer(transformer_dir, num_threads=2)
+    scorer.predict_proba(["A warm-up sentence scored in the parent process."])
+    assert scorer.forkable and default_workers(scorer) == min(available_cores(), 4)
+    one = predict(article_source([folder], IngestOptions()), scorer, "t", tmp_path / "one.jsonl", batch_size=3, workers=1)
+    two = predict(article_source([folder], IngestOptions()), scorer, "t", tmp_path / "two.jsonl", batch_size=3, workers=2)
+    a, b = read_jsonl(tmp_path / "one.jsonl"), read_jsonl(tmp_path / "two.jsonl")
+    assert one.sentences == two.sentences == len(a) >= 20
+    assert [r["sentence_id"] for r in a] == [r["sentence_id"] for r in b]
+    assert np.allclose([[r[t] for t in TAGS] for r in a], [[r[t] for t in TAGS] for r in b], atol=1e-5)
+    assert scorer._run_batch.threads == 2  # the workers' share of the cores stayed in the workers
+
+
+def test_set_threads_reopens_the_session_with_the_new_count(transformer_dir):
+    scorer = load_scorer(transformer_dir, num_threads=2)
+    before = scorer.predict_proba(["The army threatened to strike the border towns."])
+    scorer.set_threads(1)
+    assert scorer._run_batch.threads == 1
+    assert np.allclose(scorer.predict_proba(["The army threatened to strike the border towns."]), before, atol=1e-5)

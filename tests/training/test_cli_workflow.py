@@ -120,3 +120,38 @@ def test_missing_backbone_fails_before_training(tmp_path, cli):
     out = cli("train", "finetune", labeled, "--backbone", str(tmp_path / "no-such-model"),
               "--tracking-uri", f"sqlite:///{tmp_path / 'db'}", code=2)
     assert "no-such-model" in out
+
+
+@pytest.mark.slow
+def test_distil_learns_from_a_registered_teacher_and_records_it(tmp_path, cli):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    labeled = write_jsonl(tmp_path / "labeled.jsonl", make_rows(60))
+    cli("dataset", "build", labeled, "--out", tmp_path / "ds")
+    quick = tmp_path / "quick.yaml"
+    quick.write_text("epochs: 1\nmax_length: 32\nbatch_size: 16\nnum_threads: 2\nprogress: false\n", encoding="utf-8")
+    cli("train", "finetune", tmp_path / "ds", "--config", quick, "--tracking-uri", store)
+
+    out = cli("train", "distil", tmp_path / "ds", "--teacher", "models:/stance-finetune/1", "--config", quick,
+              "--num-layers", "2", "--weight", "0.8", "--tracking-uri", store)
+    assert "registered models:/stance-distilled/1" in out
+
+    from training import tracking
+    from training.model_loading import load_model
+
+    [run] = [r for r in tracking.search_runs(store, "stance") if r["tags"].get("model_kind") == "distil"]
+    assert run["tags"]["teacher_uri"] == "models:/stance-finetune/1"
+    assert run["tags"]["teacher_model"] == "stance-finetune/1" and run["tags"]["teacher_run_id"]
+    assert run["params"]["model.num_layers"] == "2" and run["params"]["model.distill_weight"] == "0.8"
+    student = load_model("models:/stance-distilled/1", store).scorer
+    hf_config = json.loads((student.model_dir / "hf" / "config.json").read_text())
+    assert hf_config["num_hidden_layers"] == 2 and student.predict_proba(["Troops massed."]).shape == (1, 4)
+
+
+def test_distil_refuses_a_teacher_that_is_not_a_transformer(tmp_path, cli, fast_config):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    labeled = write_jsonl(tmp_path / "labeled.jsonl", make_rows(60))
+    cli("train", "baseline", labeled, "--config", fast_config, "--tracking-uri", store)
+    out = cli("train", "distil", labeled, "--teacher", "models:/stance-baseline/1", "--tracking-uri", store, code=2)
+    assert "is a baseline model; distillation needs a fine-tuned transformer" in out
+    out = cli("train", "distil", labeled, "--teacher", "models:/no-such/1", "--tracking-uri", store, code=2)
+    assert "does not resolve" in out

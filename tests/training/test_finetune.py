@@ -200,3 +200,51 @@ def test_num_layers_keeps_the_first_layers_end_to_end(splits, tmp_path):
 def test_num_layers_beyond_the_backbone_is_a_clear_error(splits, tmp_path):
     with pytest.raises(ValueError, match="num_layers: 7 asked, but backbone .* has 6"):
         train_transformer(*splits, TAGS, _cfg(num_layers=7), tmp_path / "m")
+
+
+def test_teacher_probabilities_are_blended_into_the_training_targets(splits, trained, monkeypatch):
+    from transformers import AutoTokenizer
+
+    import training.finetune as finetune
+
+    tokenizer = AutoTokenizer.from_pretrained(trained[0] / "hf")
+    train = splits[0]
+    soft = np.full((len(train), len(TAGS)), 0.2, dtype=np.float32)
+    hard = label_matrix(train["labels"], TAGS)
+    targets = np.asarray(finetune._tokenize(train, TAGS, tokenizer, 32, soft, 0.25)["labels"])
+    assert np.allclose(targets, 0.25 * 0.2 + 0.75 * hard)
+    assert np.allclose(finetune._tokenize(train, TAGS, tokenizer, 32)["labels"], hard)  # no teacher: gold only
+
+
+def test_distilled_student_starts_from_the_teachers_first_layers(splits, trained, tmp_path, monkeypatch):
+    import training.finetune as finetune
+
+    teacher_dir = trained[0]
+    seen = {}
+    blend = finetune._tokenize
+
+    def spy(split, tags, tokenizer, max_length, soft=None, weight=0.0):
+        if soft is not None:
+            seen["soft"], seen["weight"] = soft, weight
+        return blend(split, tags, tokenizer, max_length, soft, weight)
+
+    monkeypatch.setattr(finetune, "_tokenize", spy)
+    # zero epochs of learning (learning rate ~0): the student's weights are the teacher's
+    cfg = _cfg(epochs=1, num_layers=2, teacher=str(teacher_dir), distill_weight=0.7, learning_rate=1e-12,
+               warmup_ratio=0.0, export_onnx=True)
+    result = train_transformer(*splits, TAGS, cfg, tmp_path / "student")
+    expected = load_scorer(teacher_dir).predict_proba(splits[0]["text"])
+    assert np.allclose(seen["soft"], expected, atol=1e-5) and seen["weight"] == 0.7
+    from transformers import AutoModelForSequenceClassification
+
+    t = AutoModelForSequenceClassification.from_pretrained(teacher_dir / "hf").state_dict()
+    s = AutoModelForSequenceClassification.from_pretrained(result.model_dir / "hf").state_dict()
+    assert json.loads((result.model_dir / "hf" / "config.json").read_text())["num_hidden_layers"] == 2
+    for key in ("bert.encoder.layer.1.output.dense.weight", "classifier.weight", "bert.pooler.dense.weight"):
+        assert torch.allclose(s[key], t[key], atol=1e-6), key
+    assert not any(k.startswith("bert.encoder.layer.2.") for k in s)
+
+
+def test_a_teacher_with_other_tags_is_refused_before_training(splits, trained, tmp_path):
+    with pytest.raises(ValueError, match="teacher .*: tags .* differ from the schema's"):
+        train_transformer(*splits, ["escalation", "denial"], _cfg(teacher=str(trained[0])), tmp_path / "m")

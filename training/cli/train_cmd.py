@@ -1,4 +1,4 @@
-"""`stance dataset build`, `stance train baseline|finetune` (and the model/run groups, registered here).
+"""`stance dataset build`, `stance train baseline|finetune|distil` (and the model/run groups, registered here).
 
 Commands validate everything (labeled rows, config, tracking store, backbone) before any
 training starts; user errors print one red line and exit 2.
@@ -102,6 +102,18 @@ def _print_cv(console: Console, outcome: dict[str, Any], tags: list[str]) -> Non
     console.print(table)
 
 
+def _resolve_teacher(teacher: str, uri: str) -> tuple[str, dict[str, str]]:
+    """The teacher's local model directory and run tags naming where it came from."""
+    from training.model_loading import load_model
+
+    loaded = load_model(teacher, uri)
+    if loaded.scorer.kind != "transformer":
+        raise ValueError(f"teacher {teacher!r} is a {loaded.scorer.kind} model; distillation needs a fine-tuned transformer")
+    tags = {"teacher_uri": teacher, "teacher_model": f"{loaded.name}/{loaded.version}" if loaded.version else "",
+            "teacher_run_id": loaded.run_id or ""}
+    return str(loaded.scorer.model_dir), {k: v for k, v in tags.items() if v}
+
+
 def _train(kind: str, source: Path, config: Path, overrides: dict[str, Any], tracking_uri: Optional[str],
            register_as: Optional[str], keep: Optional[Path], cv: Optional[int]) -> None:
     from training import tracking
@@ -117,11 +129,15 @@ def _train(kind: str, source: Path, config: Path, overrides: dict[str, Any], tra
         else:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from local packages only
             from training.finetune import FinetuneConfig as cfg_cls
-        cfg = load_config(cfg_cls, config, overrides)  # validates the backbone path too
         uri = tracking.resolve_tracking_uri(tracking_uri, tcfg)
+        run_tags: dict[str, str] = {}
+        if kind == "distil":
+            overrides["teacher"], run_tags = _resolve_teacher(overrides["teacher"], uri)
+        cfg = load_config(cfg_cls, config, overrides)  # validates the backbone path too
         splits, meta = prepare_splits(source, tags, load_config(DatasetConfig, CONFIG_DIR / "dataset.yaml"))
         tracking.check_reachable(uri)
-        name = register_as or (tcfg.baseline_model_name if kind == "baseline" else tcfg.finetune_model_name)
+        name = register_as or {"baseline": tcfg.baseline_model_name, "finetune": tcfg.finetune_model_name,
+                               "distil": tcfg.distilled_model_name}[kind]
         if cv:
             rows = [r for part in splits.values() for r in part]
             all_meta = summarize({"all": rows}, tags, load_config(DatasetConfig, CONFIG_DIR / "dataset.yaml"), meta["source"])
@@ -138,7 +154,8 @@ def _train(kind: str, source: Path, config: Path, overrides: dict[str, Any], tra
         # the fine-tuning draws its own per-epoch progress bar; a spinner on top would garble it
         status = console.status(f"training the {kind}...") if kind == "baseline" else contextlib.nullcontext()
         with status:
-            summary = train_tracked(kind, splits, meta, tags, cfg, uri, tcfg, name, keep, on_epoch=show_epoch)
+            summary = train_tracked(kind, splits, meta, tags, cfg, uri, tcfg, name, keep, on_epoch=show_epoch,
+                                    run_tags=run_tags)
     _print_summary(console, summary)
 
 
@@ -177,6 +194,31 @@ def train_finetune_command(
     _train("finetune", source, config, overrides, tracking_uri, register_as, keep, cv)
 
 
+def train_distil_command(
+    source: Path = typer.Argument(..., help="Dataset directory (stance dataset build), labeled JSONL or snapshot."),
+    teacher: str = typer.Option(..., "--teacher", help=(
+        "The fine-tuned transformer to learn from: models:/NAME@alias, models:/NAME/VERSION, runs:/RUN_ID/model "
+        "or a model directory.")),
+    config: Path = typer.Option(CONFIG_DIR / "distill.yaml", "--config", help="Student hyper-parameters (YAML)."),
+    tracking_uri: Optional[str] = TrackingOpt,
+    register_as: Optional[str] = typer.Option(None, "--register-as", help="Registered model name (default stance-distilled)."),
+    keep: Optional[Path] = typer.Option(None, "--keep", help="Also keep the raw model directory here (must not exist)."),
+    num_layers: Optional[int] = typer.Option(None, "--num-layers", min=1, help="Layers the student keeps (default 4 of 6)."),
+    weight: Optional[float] = typer.Option(None, "--weight", min=0, max=1, help=(
+        "Share of the teacher's probabilities in the training targets (default 0.5; the rest is the gold label).")),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs (early stopping may end sooner)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the seed."),
+) -> None:
+    """Distil a smaller, faster transformer from a fine-tuned one, for large scoring jobs.
+
+    The student starts from the teacher's first --num-layers layers and its head, and learns
+    targets that blend the teacher's probabilities with the gold labels. 4 of MiniLM's 6 layers
+    score ~1.5x faster (docs/benchmarks.md has speed and dev-set quality side by side).
+    """
+    overrides = {"teacher": teacher, "num_layers": num_layers, "distill_weight": weight, "epochs": epochs, "seed": seed}
+    _train("distil", source, config, overrides, tracking_uri, register_as, keep, None)
+
+
 def register(app: typer.Typer) -> None:
     """Add `dataset`, `train`, `models`, `runs` and `evaluate` to the top-level app."""
     dataset_app = typer.Typer(help="Build grouped, stratified train/validation/test splits.", no_args_is_help=True)
@@ -184,6 +226,7 @@ def register(app: typer.Typer) -> None:
     dataset_app.command("build")(dataset_build)
     train_app.command("baseline")(train_baseline_command)
     train_app.command("finetune")(train_finetune_command)
+    train_app.command("distil")(train_distil_command)
     app.add_typer(dataset_app, name="dataset")
     app.add_typer(train_app, name="train")
     models_cmd.register(app)
