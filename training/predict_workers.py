@@ -135,14 +135,11 @@ def default_workers(scorer: Scorer) -> int:
     """Worker processes for a scorer.
 
     The baseline's cleaning, splitting and n-gram extraction hold the GIL, so it scales with
-    processes (up to 8). The ONNX transformer runs in up to 4 workers that share the cores
-    between their intra-op threads: splitting, tokenising and writing then overlap with
-    scoring, and small batches avoid the threads' per-operator synchronisation
-    (docs/benchmarks.md). Other scorers score in-process.
+    processes (up to 8). The transformer scores in-process: ONNX Runtime already uses every
+    core, and 95% of its time is inside the graph, so 2 workers of 1 thread measured no
+    faster than 1 process of 2 threads (246-251 vs 229-247 sentences/s, 4-layer model, 2
+    cores). `--workers N` still splits its cores between N forked workers.
     """
-    cores = available_cores()
     if scorer.kind == "baseline":
-        return max(1, min(cores, 8))
-    if getattr(scorer, "forkable", False):
-        return max(1, min(cores, 4))
+        return max(1, min(available_cores(), 8))
     return 1

@@ -159,11 +159,6 @@ class TransformerScorer:
             run_batch = _torch_runner(hf_dir, threads)
         return cls(model_dir, meta, tokenizer, run_batch, backend, batch_size)
 
-    @property
-    def forkable(self) -> bool:
-        """Whether forked worker processes may score with this scorer (the ONNX backend)."""
-        return isinstance(self._run_batch, _OnnxRunner)
-
     def set_threads(self, threads: int) -> None:
         """Intra-op threads of the ONNX backend from the next batch on (one scoring worker's share)."""
         if isinstance(self._run_batch, _OnnxRunner):

@@ -210,8 +210,7 @@ def run(quick: bool = False) -> dict:
                          abs(growth) <= 0.15, f"{growth:+.1%} vs {mem_small:,}"))
     notes.append(f"Load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
                  "(other jobs on a shared machine slow every row alike; ratios are measured in the same run).")
-    notes.append(f"{THREADS} threads for torch, ONNX Runtime, BLAS and tokenizers; each row is a separate process; "
-                 "the engine uses its default workers (2 on 2 cores, sharing the cores' threads).")
+    notes.append(f"{THREADS} threads for torch, ONNX Runtime, BLAS and tokenizers; each row is a separate process.")
     notes.append("The transformer rows time each model's shape (layers, max_length) as configs/finetune.yaml and "
                  "configs/distill.yaml build it; the weights come from 1 epoch on synthetic data, as speed does "
                  "not depend on them. Quality of the real models is in the quality section.")

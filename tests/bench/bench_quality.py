@@ -1,5 +1,6 @@
 """Quality benchmark (issue 6): both models trained exactly as `make demo` trains them,
-on the starter gold set, scored on its own test split and on the real-news dev set.
+on the starter gold set, scored on its own test split and on the real-news dev set; then
+the student `stance train distil` builds from that fine-tuned model (configs/distill.yaml).
 
 Training uses data/gold split by configs/dataset.yaml and the shipped configs
 (configs/baseline.yaml, configs/finetune.yaml); thresholds come from the gold validation
@@ -46,13 +47,16 @@ def run(quick: bool = False) -> dict:
     rows = load_labeled(GOLD, tags)
     splits = split_rows(rows, tags, load_config(DatasetConfig, CONFIG_DIR / "dataset.yaml"))
     dev = load_labeled(DEV, tags) if DEV.is_file() else None
-    configs = {"baseline": load_config(BaselineConfig, CONFIG_DIR / "baseline.yaml"),
-               "finetune": load_config(FinetuneConfig, CONFIG_DIR / "finetune.yaml",
-                                       {"epochs": 1, "progress": False} if quick else {"progress": False})}
+    short = {"epochs": 1, "progress": False} if quick else {"progress": False}
     results, out_rows = {}, []
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
-        for kind, cfg in configs.items():
-            result = fit(kind, splits["train"], splits["validation"], tags, cfg, Path(tmp) / kind)
+        configs = {"baseline": lambda: load_config(BaselineConfig, CONFIG_DIR / "baseline.yaml"),
+                   "finetune": lambda: load_config(FinetuneConfig, CONFIG_DIR / "finetune.yaml", short),
+                   # the student learns from the finetune model trained just before it
+                   "distil": lambda: load_config(FinetuneConfig, CONFIG_DIR / "distill.yaml",
+                                                 {**short, "teacher": str(Path(tmp) / "finetune")})}
+        for kind, make_cfg in configs.items():
+            result = fit(kind, splits["train"], splits["validation"], tags, make_cfg(), Path(tmp) / kind)
             scorer = load_scorer(result.model_dir)
             test = evaluate_scorer(scorer, splits["test"])[0]
             on_dev = evaluate_scorer(scorer, dev)[0] if dev else None
@@ -66,6 +70,10 @@ def run(quick: bool = False) -> dict:
         notes.append(f"target: fine-tuned >= {TARGET_DEV_F1} on dev ({'met' if fine >= TARGET_DEV_F1 else 'NOT met'}: "
                      f"{fine:.3f}) and >= baseline + {TARGET_MARGIN} ({'met' if fine - base >= TARGET_MARGIN else 'NOT met'}: "
                      f"+{fine - base:.3f})")
+        student = results["distil"][1]["macro_f1"]
+        notes.append(f"distil: the {load_config(FinetuneConfig, CONFIG_DIR / 'distill.yaml').num_layers}-layer student "
+                     f"of the finetune row (stance train distil): dev {student:.3f}, {student - fine:+.3f} vs its "
+                     f"teacher, {student - base:+.3f} vs the baseline")
         notes.append("dev has only 5 denial sentences: its denial F1 (and so macro-F1) is noisy")
     else:
         notes.append("../shared/dev not present: dev figures skipped")
