@@ -43,7 +43,7 @@ demo: $(STAMP)  ## the whole loop on the shipped sample data, no server needed
 test: $(TEST_STAMP) sysdeps studio-venv  ## all tests, including the slow ones with real servers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(TEST_STAMP) sysdeps  ## run the benchmarks and rewrite docs/benchmarks.md
+bench: $(TEST_STAMP) sysdeps studio-venv  ## run the benchmarks and rewrite docs/benchmarks.md
 	$(BIN)/python -m tests.bench.run_all
 
 studio: $(STAMP) studio-venv  ## start a local Label Studio for annotators (data under data/labelstudio/)

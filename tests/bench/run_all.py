@@ -37,6 +37,27 @@ def _machine() -> str:
     return f"{platform.node() or 'host'}: {cpu}, {os.cpu_count()} cores, {mem_gb:.0f} GiB, Python {platform.python_version()}"
 
 
+def _speed_index() -> str:
+    """How fast this machine is right now: shared machines vary from day to day, and absolute
+    targets move with them (compare this line across runs before comparing rates)."""
+    import time
+
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((1024, 1024), dtype=np.float32)
+    a @ a
+    started = time.perf_counter()
+    for _ in range(10):
+        a @ a
+    gflops = 10 * 2 * 1024**3 / (time.perf_counter() - started) / 1e9
+    started = time.perf_counter()
+    total = 0
+    for i in range(3_000_000):
+        total += i & 7
+    python = 3 / (time.perf_counter() - started)
+    return f"float32 matrix product {gflops:.0f} GFLOP/s (numpy, all cores); pure-Python loop {python:.1f} M steps/s"
+
+
 def _commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
@@ -88,7 +109,7 @@ def main() -> int:
     names = [n for n in _available() if not args.only or n in args.only.split(",")]
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     doc = ["# Benchmarks", "", f"Written by `make bench` on {now}, commit `{_commit()}`.", "",
-           f"Machine: {_machine()}.", "",
+           f"Machine: {_machine()}.", "", f"Speed of the machine at the start of this run: {_speed_index()}.", "",
            "Targets come from the issues; ratios are measured against a reference in the same run, "
            "because these machines are noisy.", ""]
     failed = 0

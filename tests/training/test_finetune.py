@@ -202,7 +202,7 @@ def test_num_layers_beyond_the_backbone_is_a_clear_error(splits, tmp_path):
         train_transformer(*splits, TAGS, _cfg(num_layers=7), tmp_path / "m")
 
 
-def test_teacher_probabilities_are_blended_into_the_training_targets(splits, trained, monkeypatch):
+def test_teacher_probabilities_are_blended_into_the_training_targets(splits, trained):
     from transformers import AutoTokenizer
 
     import training.finetune as finetune
