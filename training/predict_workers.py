@@ -54,10 +54,10 @@ def process_chunk(items: Sequence[Any], to_unit: Callable[[Any], Any], scorer: S
 
 def _worker_loop(tasks: Any, results: Any, to_unit: Callable[[Any], Any], scorer: Scorer, schema: pa.Schema,
                  threads: int) -> None:
-    # A Rust tokenizer whose thread pool ran in the parent deadlocks in a forked child;
-    # one worker's share of the cores is too small for it to gain from threads anyway.
+    # A Rust tokenizer whose thread pool ran in the parent can deadlock in a forked child
+    # (the tokenizers library warns of it, unless TOKENIZERS_PARALLELISM is set); a worker's
+    # share of the cores is too small to gain from those threads anyway.
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
-
     if hasattr(scorer, "set_threads"):
         scorer.set_threads(threads)  # the workers share the cores instead of each taking all
     for seq, items in iter(tasks.get, None):
