@@ -194,10 +194,11 @@ class _OnnxRunner:
 
     def __init__(self, path: Path, threads: int):
         self.path, self.threads = path, threads
+        self._pid: int | None = None
         self._open()
 
     def _open(self) -> None:
-        if getattr(self, "_pid", None) not in (None, os.getpid()):
+        if self._pid not in (None, os.getpid()):
             # Inherited over fork: freeing it would join intra-op threads that do not
             # exist in this process and hang forever. Keep it for the process's lifetime.
             _INHERITED_SESSIONS.append(self._run)
