@@ -50,13 +50,13 @@ def run(quick: bool = False) -> dict:
     short = {"epochs": 1, "progress": False} if quick else {"progress": False}
     results, out_rows = {}, []
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
-        configs = {"baseline": lambda: load_config(BaselineConfig, CONFIG_DIR / "baseline.yaml"),
-                   "finetune": lambda: load_config(FinetuneConfig, CONFIG_DIR / "finetune.yaml", short),
-                   # the student learns from the finetune model trained just before it
-                   "distil": lambda: load_config(FinetuneConfig, CONFIG_DIR / "distill.yaml",
-                                                 {**short, "teacher": str(Path(tmp) / "finetune")})}
-        for kind, make_cfg in configs.items():
-            result = fit(kind, splits["train"], splits["validation"], tags, make_cfg(), Path(tmp) / kind)
+        configs = {"baseline": load_config(BaselineConfig, CONFIG_DIR / "baseline.yaml"),
+                   "finetune": load_config(FinetuneConfig, CONFIG_DIR / "finetune.yaml", short),
+                   # the student learns from the finetune model, trained before it into tmp/finetune
+                   "distil": load_config(FinetuneConfig, CONFIG_DIR / "distill.yaml",
+                                         {**short, "teacher": str(Path(tmp) / "finetune")})}
+        for kind, cfg in configs.items():
+            result = fit(kind, splits["train"], splits["validation"], tags, cfg, Path(tmp) / kind)
             scorer = load_scorer(result.model_dir)
             test = evaluate_scorer(scorer, splits["test"])[0]
             on_dev = evaluate_scorer(scorer, dev)[0] if dev else None
@@ -71,7 +71,7 @@ def run(quick: bool = False) -> dict:
                      f"{fine:.3f}) and >= baseline + {TARGET_MARGIN} ({'met' if fine - base >= TARGET_MARGIN else 'NOT met'}: "
                      f"+{fine - base:.3f})")
         student = results["distil"][1]["macro_f1"]
-        notes.append(f"distil: the {load_config(FinetuneConfig, CONFIG_DIR / 'distill.yaml').num_layers}-layer student "
+        notes.append(f"distil: the {configs['distil'].num_layers}-layer student "
                      f"of the finetune row (stance train distil): dev {student:.3f}, {student - fine:+.3f} vs its "
                      f"teacher, {student - base:+.3f} vs the baseline")
         notes.append("dev has only 5 denial sentences: its denial F1 (and so macro-F1) is noisy")
