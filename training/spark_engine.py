@@ -305,11 +305,10 @@ def run_spark(spark: Any, inputs: Sequence[str], model_uri: str, tags: Sequence[
 
 def main(argv: Sequence[str] | None = None) -> None:
     """spark-submit entry point: the `stance predict` command with `--engine spark`."""
-    from training.cli import app, _register
+    from training.cli import build_app
 
-    _register()
     args = list(sys.argv[1:] if argv is None else argv)
-    app(["predict", *args, "--engine", "spark"], prog_name="stance")
+    build_app()(["predict", *args, "--engine", "spark"], prog_name="stance")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
-from labeling.studio.settings import Connection
+from labeling.studio.settings import Connection, StudioConfig, resolve_connection
 
 PAGE_SIZE = 500
 
@@ -154,3 +154,14 @@ def _detail(exc: ApiError) -> str:
     if isinstance(body, dict):
         body = body.get("validation_errors") or body.get("detail") or body
     return str(body)[:300]
+
+
+def connect(cfg: StudioConfig) -> StudioClient:
+    """A client for the server `cfg` names, checked with one request (`whoami`).
+
+    Every `stance label` command connects through here, so a wrong URL or key fails fast,
+    before anything is read or written. Raises StudioError (or ValueError without a key).
+    """
+    client = StudioClient(resolve_connection(cfg), cfg.retries, cfg.retry_backoff_s, cfg.timeout_s)
+    client.whoami()
+    return client

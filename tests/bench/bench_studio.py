@@ -18,7 +18,8 @@ from labeling.studio.config_xml import build_label_config
 from labeling.studio.pull import take_snapshot
 from labeling.studio.push import ensure_project, existing_by_group, push_groups
 from labeling.studio.tasks import group_sentences
-from tests.studio.helpers import TAGS, fresh_server, sentence
+from tests.helpers import TAGS
+from tests.studio.helpers import fresh_server, sentence
 
 
 def _row(step: str, tasks: int, batch: int | str, seconds: float, ref: float | None = None) -> dict:

@@ -29,7 +29,7 @@ def _data(tags: list[str], notes: list[str]) -> dict[str, list[dict]]:
         rows = load_labeled(GOLD, tags)
         notes.append(f"training data: data/gold ({len(rows)} sentences), split by configs/dataset.yaml")
     else:
-        from tests.training.conftest import make_rows
+        from tests.helpers import make_rows
 
         rows = make_rows(600)
         notes.append("data/gold is missing: trained on 600 template sentences; dev figures are not meaningful")

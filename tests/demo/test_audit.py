@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import TAGS
 from training.audit import out_of_fold_probs, rank_issues
 from training.baseline import BaselineConfig
 from training.cv import CVError
 
-TAGS = ["escalation", "de-escalation", "accusation", "denial"]
 ESCALATION = [
     "The army deployed {n} tanks to the border overnight.",
     "Rebels shelled the town of {n} and killed several soldiers.",

@@ -9,14 +9,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
 from labeling.ingest import RECORD_FIELDS, article_sentences
 from labeling.readers import Article
-from training.cli import _register, app
+from tests.helpers import cli_invoker
 
-_register()
-runner = CliRunner()
+stance = cli_invoker()
 
 
 @pytest.fixture
@@ -38,7 +36,7 @@ def _records(path):
 
 def test_ingest_writes_traceable_records_and_a_summary(corpus, tmp_path):
     out = tmp_path / "out" / "sentences.jsonl"
-    result = runner.invoke(app, ["ingest", str(corpus), "--out", str(out)])
+    result = stance("ingest", str(corpus), "--out", str(out))
     assert result.exit_code == 0, result.output
     assert "duplicate groups" in result.output and "dropped lines" in result.output
     records = _records(out)
@@ -57,9 +55,9 @@ def test_ingest_writes_traceable_records_and_a_summary(corpus, tmp_path):
 
 def test_rerun_is_byte_identical(corpus, tmp_path):
     out = tmp_path / "s.jsonl"
-    runner.invoke(app, ["ingest", str(corpus), "--out", str(out)])
+    stance("ingest", str(corpus), "--out", str(out))
     first = out.read_bytes()
-    runner.invoke(app, ["ingest", str(corpus), "--out", str(out)])
+    stance("ingest", str(corpus), "--out", str(out))
     assert out.read_bytes() == first
 
 
@@ -68,20 +66,20 @@ def test_bad_inputs_are_skipped_with_exit_1_and_listed(corpus, tmp_path):
     (corpus / "blob.txt").write_bytes(b"\x00\x01\x02binary")
     errors = tmp_path / "errors.jsonl"
     out = tmp_path / "s.jsonl"
-    result = runner.invoke(app, ["ingest", str(corpus), "--out", str(out), "--errors", str(errors)])
+    result = stance("ingest", str(corpus), "--out", str(out), "--errors", str(errors))
     assert result.exit_code == 1
     assert "2 input(s) skipped" in result.output
     messages = sorted(e["message"] for e in _records(errors))
     assert messages[0].startswith("binary file") and messages[1] == "empty file"
     assert any(r["source_path"].endswith("page.html") for r in _records(out))  # the rest was processed
-    allowed = runner.invoke(app, ["ingest", str(corpus), "--out", str(out), "--allow-skips"])
+    allowed = stance("ingest", str(corpus), "--out", str(out), "--allow-skips")
     assert allowed.exit_code == 0
 
 
 def test_parquet_output_and_show_dropped(corpus, tmp_path):
     out = tmp_path / "s.parquet"
-    result = runner.invoke(app, ["ingest", str(corpus / "messy_scrape.txt"), "--out", str(out),
-                                 "--format", "parquet", "--show-dropped"])
+    result = stance("ingest", str(corpus / "messy_scrape.txt"), "--out", str(out),
+                    "--format", "parquet", "--show-dropped")
     assert result.exit_code == 0, result.output
     assert "By Maria Ostrova" in result.output and "byline" in result.output
     table = pq.read_table(out)
@@ -92,19 +90,19 @@ def test_parquet_output_and_show_dropped(corpus, tmp_path):
 def test_missing_text_column_fails_with_a_clear_message(tmp_path):
     src = tmp_path / "a.csv"
     src.write_text("id,body\n1,Some text.\n")
-    result = runner.invoke(app, ["ingest", str(src), "--out", str(tmp_path / "s.jsonl")])
+    result = stance("ingest", str(src), "--out", str(tmp_path / "s.jsonl"))
     assert result.exit_code == 1
     assert "missing text column 'text'" in result.output
 
 
 def test_bad_format_option_exits_2_without_traceback(corpus, tmp_path):
-    result = runner.invoke(app, ["ingest", str(corpus), "--out", str(tmp_path / "s.x"), "--format", "xml"])
+    result = stance("ingest", str(corpus), "--out", str(tmp_path / "s.x"), "--format", "xml")
     assert result.exit_code == 2 and "format" in result.output and "Traceback" not in result.output
 
 
 def test_languages_option_sends_other_languages_to_labeling(corpus, tmp_path):
     out = tmp_path / "s.jsonl"
-    runner.invoke(app, ["ingest", str(corpus / "wire.jsonl"), "--out", str(out), "--languages", "en,de"])
+    stance("ingest", str(corpus / "wire.jsonl"), "--out", str(out), "--languages", "en,de")
     assert all(r["for_labeling"] for r in _records(out))
 
 

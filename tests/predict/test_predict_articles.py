@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from labeling.ingest import IngestOptions
-from tests.predict.helpers import TAGS, read_jsonl
+from tests.helpers import TAGS, read_jsonl
 from training.predict import article_source, for_prediction, predict
 from training.scoring import load_scorer
 from training.summary import SummaryBuilder, dominant_tag

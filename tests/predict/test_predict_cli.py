@@ -10,26 +10,11 @@ import time
 
 import pyarrow.parquet as pq
 import pytest
-import typer
-from datasets import Dataset
-from typer.testing import CliRunner
 
-from tests.predict.helpers import TAGS, labeled_rows, read_jsonl, write_jsonl
-from training.baseline import BaselineConfig, train_baseline
-from training.cli import predict_cmd
+from tests.helpers import TAGS, cli_invoker, labeled_rows, read_jsonl, train_tiny_baseline, write_jsonl
 from training.predict_io import OutputBusyError, output_lock, partial_dir
 
-
-@pytest.fixture()
-def app() -> typer.Typer:
-    app = typer.Typer()
-    predict_cmd.register(app)
-
-    @app.command("noop", hidden=True)
-    def _noop() -> None:  # a second command keeps `predict` a sub-command, as in the real CLI
-        """Nothing."""
-
-    return app
+stance = cli_invoker()
 
 
 def _records(n: int) -> list[dict]:
@@ -37,10 +22,10 @@ def _records(n: int) -> list[dict]:
     return [{"id": f"r{i:05d}", "text": rows[i % len(rows)]["text"]} for i in range(n)]
 
 
-def test_cli_scores_sentences_lists_failures_and_exits_1(tmp_path, baseline_dir, app):
+def test_cli_scores_sentences_lists_failures_and_exits_1(tmp_path, baseline_dir):
     src = write_jsonl(tmp_path / "eval.jsonl", _records(5) + ['{"id": "broken"'])
     out = tmp_path / "scored.csv"
-    result = CliRunner().invoke(app, ["predict", str(src), "--sentences", "--model", str(baseline_dir), "--out", str(out)])
+    result = stance("predict", str(src), "--sentences", "--model", str(baseline_dir), "--out", str(out))
     assert result.exit_code == 1, result.output
     assert "eval.jsonl:6: malformed JSON" in " ".join(result.output.split())
     assert "sentences: 5" in result.output
@@ -48,21 +33,21 @@ def test_cli_scores_sentences_lists_failures_and_exits_1(tmp_path, baseline_dir,
     assert [e["line"] for e in read_jsonl(tmp_path / "scored.csv.errors.jsonl")] == [6]
 
 
-def test_cli_clean_run_exits_0_and_writes_summary(tmp_path, baseline_dir, app):
+def test_cli_clean_run_exits_0_and_writes_summary(tmp_path, baseline_dir):
     src = tmp_path / "article.txt"
     src.write_text("Talks\n\nBoth sides agreed to restore dialogue and hold talks next month. "
                    "The Kremlin denied the reports as baseless.\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["predict", str(src), "--model", str(baseline_dir), "--out", str(tmp_path / "o.jsonl"),
-                                      "--summary", str(tmp_path / "s.jsonl")])
+    result = stance("predict", str(src), "--model", str(baseline_dir), "--out", str(tmp_path / "o.jsonl"),
+                                      "--summary", str(tmp_path / "s.jsonl"))
     assert result.exit_code == 0, result.output
     assert "articles: 1" in result.output
     assert read_jsonl(tmp_path / "s.jsonl")[0]["sentences"] == len(read_jsonl(tmp_path / "o.jsonl"))
 
 
-def test_cli_model_uri_that_does_not_resolve_fails_before_any_work(tmp_path, app):
+def test_cli_model_uri_that_does_not_resolve_fails_before_any_work(tmp_path):
     src = write_jsonl(tmp_path / "in.jsonl", _records(3))
     out = tmp_path / "out.jsonl"
-    result = CliRunner().invoke(app, ["predict", str(src), "--sentences", "--model", str(tmp_path / "nowhere"), "--out", str(out)])
+    result = stance("predict", str(src), "--sentences", "--model", str(tmp_path / "nowhere"), "--out", str(out))
     assert result.exit_code == 2
     message = " ".join(result.output.split())
     assert "cannot load model" in message and "does not resolve" in message
@@ -70,8 +55,8 @@ def test_cli_model_uri_that_does_not_resolve_fails_before_any_work(tmp_path, app
     assert not out.exists() and not partial_dir(out).exists()
 
 
-def test_cli_unsupported_output_extension_is_a_clear_error(tmp_path, baseline_dir, app):
-    result = CliRunner().invoke(app, ["predict", str(tmp_path), "--model", str(baseline_dir), "--out", str(tmp_path / "o.xlsx")])
+def test_cli_unsupported_output_extension_is_a_clear_error(tmp_path, baseline_dir):
+    result = stance("predict", str(tmp_path), "--model", str(baseline_dir), "--out", str(tmp_path / "o.xlsx"))
     assert result.exit_code == 2 and "unsupported output extension" in " ".join(result.output.split())
 
 
@@ -98,8 +83,7 @@ def test_killed_run_resumes_without_rescoring_or_duplicates_and_checks_tags(tmp_
     done = json.loads(manifest.read_text())["rows_done"]
     assert not out.exists() and 0 < done < 20000
 
-    other = train_baseline(Dataset.from_list(labeled_rows()[:40]), Dataset.from_list(labeled_rows()[40:]), TAGS[::-1],
-                           BaselineConfig(c_grid=[4.0], cv_folds=2, char_ngrams=(3, 4)), tmp_path / "other").model_dir
+    other = train_tiny_baseline(labeled_rows()[:40], labeled_rows()[40:], tmp_path / "other", tags=TAGS[::-1])
     wrong = subprocess.run(_stance("predict", *args[:3], str(other), "--out", str(out), "--resume"), env=env,
                            capture_output=True, text=True)
     assert wrong.returncode == 2 and "has tags" in " ".join(wrong.stderr.split())

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from tests.predict.helpers import TAGS, labeled_rows, read_jsonl, write_jsonl
+from tests.helpers import TAGS, labeled_rows, read_jsonl, write_jsonl
 from training.predict import PredictOptions, predict, sentence_source
 from training.predict_io import ResumeError, partial_dir
 from training.scoring import load_scorer

@@ -8,7 +8,7 @@ import pytest
 from datasets import Dataset
 
 from labeling.ingest import IngestOptions
-from tests.predict.helpers import TAGS, labeled_rows, read_jsonl
+from tests.helpers import TAGS, labeled_rows, read_jsonl
 from training.predict import article_source, predict
 from training.scoring import load_scorer
 

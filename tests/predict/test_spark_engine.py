@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from labeling.ingest import IngestOptions
-from tests.predict.helpers import TAGS, labeled_rows
+from tests.helpers import TAGS, labeled_rows
 from training.predict import PredictOptions, article_source, predict, sentence_source
 from training.scoring import load_scorer
 

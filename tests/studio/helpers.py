@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import shutil
 from pathlib import Path
 
 from labeling.config import PROJECT_ROOT
 from labeling.studio.server import LOG_FILE, StudioServer, start_server
+from tests.helpers import write_jsonl
 
 TEMPLATE = PROJECT_ROOT / ".venv-studio" / "stance-test-template"
-
-TAGS = ["escalation", "de-escalation", "accusation", "denial"]
 
 TEXTS = [
     "Moscow warned that it would deploy missiles near the border.",
@@ -39,8 +37,8 @@ def sentence(i: int, group: int | None = None, article: int = 1, for_labeling: b
 
 
 def write_sentences(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
+    """Sentence records as `stance ingest` writes them, one JSON object a line."""
+    return write_jsonl(path, records)
 
 
 def choices(*tags: str) -> list[dict]:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from labeling.studio.agreement import cohen_kappa, compute_agreement, nominal_alpha, write_heatmap
-from tests.studio.helpers import TAGS
+from tests.helpers import TAGS
 
 
 def _rows(per_annotator: dict[str, list[list[str]]]) -> list[dict]:

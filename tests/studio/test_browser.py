@@ -8,14 +8,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from labeling.config import PROJECT_ROOT
 from labeling.schema import load_schema
 from labeling.studio.client import StudioClient
 from labeling.studio.snapshot import LABELED, read_rows
-from training.cli import label_cmd
+from tests.helpers import cli_invoker
 from tests.studio.helpers import sentence, write_sentences
 
 pytestmark = [pytest.mark.browser, pytest.mark.studio, pytest.mark.slow]
@@ -29,10 +27,9 @@ SCREENSHOT_DOC = PROJECT_ROOT / "docs" / "labeling-view.png"
 
 
 def _cli(server, cfg: Path):
-    app = typer.Typer()
-    label_cmd.register(app)
     env = {"LABEL_STUDIO_URL": server.url, "LABEL_STUDIO_API_KEY": server.api_key}
-    return lambda *args: CliRunner().invoke(app, ["label", *map(str, args), "--config", str(cfg)], env=env)
+    label = cli_invoker("label", env=env)
+    return lambda *args: label(*args, "--config", cfg)
 
 
 def test_annotator_labels_with_hotkey_and_next_pull_has_it(studio_server, tmp_path):

@@ -1,20 +1,15 @@
 import json
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from labeling.studio.server import free_port
-from training.cli import label_cmd
+from tests.helpers import cli_invoker
 from tests.studio.helpers import ann, export_task, sentence, write_sentences
 
 
 @pytest.fixture
 def cli():
-    app = typer.Typer()
-    label_cmd.register(app)
-    runner = CliRunner()
-    return lambda *args, env=None: runner.invoke(app, ["label", *map(str, args)], env=env)
+    return cli_invoker("label")
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 import pytest
 
 from labeling.studio.export import ExportError, parse_export
-from tests.studio.helpers import TAGS, ann, export_task
+from tests.helpers import TAGS
+from tests.studio.helpers import ann, export_task
 
 USERS = {1: "alice@x", 2: "bob@x", 3: "carol@x"}
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from labeling.studio.client import StudioClient
 from labeling.studio.tasks import confidence
-from training.cli import label_cmd
-from tests.studio.helpers import TAGS, TEXTS, sentence, write_sentences
+from tests.helpers import cli_invoker, train_tiny_baseline
+from tests.studio.helpers import TEXTS, sentence, write_sentences
 
 pytestmark = [pytest.mark.studio, pytest.mark.slow]
 
@@ -30,15 +28,10 @@ TRAIN = [
 
 @pytest.fixture(scope="module")
 def baseline_dir(tmp_path_factory):
-    from datasets import Dataset
-
-    from training.baseline import BaselineConfig, train_baseline
-
     rows = [{"text": t, "labels": l, "group_id": f"g-{i}", "article_id": f"a-{i}"} for i, (t, l) in enumerate(TRAIN * 2)]
     out = tmp_path_factory.mktemp("model") / "stance-baseline"
-    cfg = BaselineConfig(c_grid=[1.0], cv_folds=2, max_word_features=2000, char_buckets=2 ** 12)
-    train_baseline(Dataset.from_list(rows[:14]), Dataset.from_list(rows[14:]), TAGS, cfg, out)
-    return out
+    return train_tiny_baseline(rows[:14], rows[14:], out, c_grid=[1.0], max_word_features=2000, char_buckets=2 ** 12,
+                               char_ngrams=(3, 5))
 
 
 def test_push_with_model_adds_scored_predictions_and_samples_uncertain(studio_server, baseline_dir, tmp_path):
@@ -47,13 +40,11 @@ def test_push_with_model_adds_scored_predictions_and_samples_uncertain(studio_se
     title = f"Model {uuid.uuid4().hex[:6]}"
     cfg = tmp_path / "studio.yaml"
     cfg.write_text(f"project_title: {title}\nserver_data_dir: {tmp_path / 'nowhere'}\n")
-    app = typer.Typer()
-    label_cmd.register(app)
     env = {"LABEL_STUDIO_URL": studio_server.url, "LABEL_STUDIO_API_KEY": studio_server.api_key}
     records = [sentence(i) for i in range(len(TEXTS))]
     src = write_sentences(tmp_path / "s.jsonl", records)
-    res = CliRunner().invoke(app, ["label", "push", str(src), "--model", str(baseline_dir), "--next", "2",
-                                   "--strategy", "uncertainty", "--config", str(cfg)], env=env)
+    res = cli_invoker("label", env=env)("push", src, "--model", baseline_dir, "--next", "2",
+                                        "--strategy", "uncertainty", "--config", cfg)
     assert res.exit_code == 0, res.output
 
     scorer = load_scorer(baseline_dir)

@@ -6,7 +6,8 @@ import pytest
 from labeling.studio.export import ExportError
 from labeling.studio.pull import read_export_file, take_snapshot
 from labeling.studio.snapshot import ANNOTATIONS, LABELED, list_snapshots, read_rows
-from tests.studio.helpers import TAGS, ann, export_task
+from tests.helpers import TAGS
+from tests.studio.helpers import ann, export_task
 
 T1 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 T2 = datetime(2024, 5, 2, 12, 0, 0, tzinfo=timezone.utc)

@@ -10,9 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-import typer
 from label_studio_sdk import LabelStudio
-from typer.testing import CliRunner
 
 from labeling.schema import load_schema
 from labeling.studio.client import StudioClient, StudioError
@@ -21,8 +19,8 @@ from labeling.studio.push import ensure_project, existing_by_group, push_groups
 from labeling.studio.server import create_annotator
 from labeling.studio.snapshot import ADJUDICATION, LABELED, read_rows
 from labeling.studio.tasks import build_prediction, group_sentences
-from training.cli import label_cmd
-from tests.studio.helpers import TAGS, choices, sentence, write_sentences
+from tests.helpers import TAGS, cli_invoker
+from tests.studio.helpers import choices, sentence, write_sentences
 
 pytestmark = [pytest.mark.studio, pytest.mark.slow]
 
@@ -38,14 +36,11 @@ def run(studio_server, tmp_path, title):
     cfg = tmp_path / "studio.yaml"
     cfg.write_text(f"project_title: {title}\nbatch_size: 2\nretries: 1\nretry_backoff_s: 0.1\n"
                    f"annotations_dir: {tmp_path / 'ann'}\nserver_data_dir: {tmp_path / 'nowhere'}\n")
-    app = typer.Typer()
-    label_cmd.register(app)
+    label = cli_invoker("label")
     env = {"LABEL_STUDIO_URL": studio_server.url, "LABEL_STUDIO_API_KEY": studio_server.api_key}
 
     def invoke(*args, key=None):
-        res = CliRunner().invoke(app, ["label", *map(str, args), "--config", str(cfg)],
-                                 env=dict(env, LABEL_STUDIO_API_KEY=key or env["LABEL_STUDIO_API_KEY"]))
-        return res
+        return label(*args, "--config", cfg, env=dict(env, LABEL_STUDIO_API_KEY=key or env["LABEL_STUDIO_API_KEY"]))
     return invoke
 
 

@@ -2,7 +2,8 @@ import pytest
 
 from labeling.studio.tasks import (build_prediction, build_task, confidence, group_sentences, select_groups,
                                    task_data)
-from tests.studio.helpers import TAGS, sentence
+from tests.helpers import TAGS
+from tests.studio.helpers import sentence
 
 THRESHOLDS = {t: 0.5 for t in TAGS}
 

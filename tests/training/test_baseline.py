@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from tests.training.conftest import make_rows
+from tests.helpers import make_rows
 from training.baseline import BaselineConfig, BaselineScorer, train_baseline
 from training.dataset import DatasetConfig, split_rows
 from training.scoring import load_scorer, output_frame

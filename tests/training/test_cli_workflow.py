@@ -8,21 +8,16 @@ import subprocess
 import sys
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from tests.training.conftest import make_rows, write_jsonl
-from training.cli import train_cmd
+from tests.helpers import cli_invoker, make_rows, write_jsonl
 
 
 @pytest.fixture
 def cli():
-    app = typer.Typer()
-    train_cmd.register(app)
-    runner = CliRunner()
+    stance = cli_invoker(env={"COLUMNS": "220"})
 
     def invoke(*args: str, code: int = 0):
-        result = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "220"})
+        result = stance(*args)
         assert result.exit_code == code, result.output + repr(result.exception)
         return result.output
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.training.conftest import make_rows
+from tests.helpers import make_rows
 from training.cv import CVError, check_cv_possible, cross_validate, grouped_kfold, summarize_folds
 from training.dataset import cluster_ids
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.training.conftest import make_rows
+from tests.helpers import make_rows
 from training.dataset import (DatasetConfig, SplitError, cluster_ids, fingerprint, load_dataset, save_dataset,
                               split_rows, summarize, tag_counts)
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 from datasets import Dataset
 
+from tests.helpers import TAGS
 from labeling.config import CONFIG_DIR, ConfigError, load_config
 from training.backbones import BackboneError, bundled_minilm_dir, resolve_backbone
 from training.finetune import FinetuneConfig, label_matrix, macro_f1, train_transformer
@@ -17,7 +18,6 @@ from training.finetune_trainer import EpochTracker
 from training.scoring import load_scorer
 from training.transformer_scorer import TransformerScorer
 
-TAGS = ["escalation", "de-escalation", "accusation", "denial"]
 SENTENCES = [
     ("Moscow threatened to deploy more troops to the border.", ["escalation"]),
     ("The navy fired missiles at a radar station overnight.", ["escalation"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.training.conftest import write_jsonl
+from tests.helpers import write_jsonl
 from training.labeled import LabeledDataError, label_matrix, load_labeled
 
 

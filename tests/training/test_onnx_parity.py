@@ -12,10 +12,10 @@ from datasets import Dataset
 
 from training.finetune import FinetuneConfig, train_transformer
 from training.onnx_export import QUANT_OP_TYPES, export_onnx
+from tests.helpers import TAGS
 from training.thresholds import apply_thresholds
 from training.transformer_scorer import LEGACY_ONNX_FILE, TransformerScorer, onnx_file
 
-TAGS = ["escalation", "de-escalation", "accusation", "denial"]
 # Predicates per tag set; sentences are built by pairing them with actors, so train and
 # held-out sentences share wording but never an actor (a grouped split, like the real one).
 PREDICATES = [

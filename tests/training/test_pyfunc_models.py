@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 from datasets import Dataset
 
-from tests.training.conftest import make_rows
+from tests.helpers import make_rows, train_tiny_baseline
 from training import tracking
-from training.baseline import BaselineConfig, train_baseline
 from training.dataset import DatasetConfig, split_rows
 from training.model_loading import load_model
 
@@ -24,7 +23,8 @@ def test_baseline_and_transformer_share_the_pyfunc_interface(tmp_path, tags):
     splits = split_rows(make_rows(60), tags, DatasetConfig())
     train, val = Dataset.from_list(splits["train"]), Dataset.from_list(splits["validation"])
     dirs = {
-        "baseline": train_baseline(train, val, tags, BaselineConfig(c_grid=[1.0], cv_folds=2), tmp_path / "b").model_dir,
+        "baseline": train_tiny_baseline(splits["train"], splits["validation"], tmp_path / "b", tags,
+                                        c_grid=[1.0], char_ngrams=(3, 5)),
         "transformer": train_transformer(train, val, tags, FinetuneConfig(epochs=1, max_length=24, progress=False),
                                          tmp_path / "t").model_dir,
     }

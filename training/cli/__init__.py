@@ -1,7 +1,8 @@
 """The `stance` command line: one Typer app, one module per command group.
 
 The CLI composes `labeling` (ingestion, Label Studio) and `training` (datasets,
-models, tracking, prediction); `labeling` never imports `training`.
+models, tracking, prediction); `labeling` never imports `training`, and no library
+module imports the CLI.
 """
 from __future__ import annotations
 
@@ -9,21 +10,23 @@ import typer
 
 from training.cli import audit_cmd, demo_cmd, ingest_cmd, label_cmd, predict_cmd, train_cmd
 
-app = typer.Typer(
-    name="stance",
-    help="Stance Lab: tag news sentences as escalation, de-escalation, accusation, denial.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
-)
 
-
-def _register() -> None:
-    for module in (ingest_cmd, label_cmd, audit_cmd, train_cmd, predict_cmd, demo_cmd):
+def build_app() -> typer.Typer:
+    """A fresh `stance` app with every command group registered (no module-level state)."""
+    app = typer.Typer(
+        name="stance",
+        help="Stance Lab: tag news sentences as escalation, de-escalation, accusation, denial.",
+        no_args_is_help=True,
+        pretty_exceptions_show_locals=False,
+        add_completion=False,
+    )
+    ingest_cmd.register(app)
+    audit_cmd.register(label_cmd.register(app))
+    for module in (train_cmd, predict_cmd, demo_cmd):
         module.register(app)
+    return app
 
 
 def main() -> None:
     """Console-script entry point."""
-    _register()
-    app()
+    build_app()()

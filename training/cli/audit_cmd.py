@@ -13,8 +13,7 @@ from rich.table import Table
 from labeling.config import CONFIG_DIR, ConfigError, load_config
 from labeling.io import write_jsonl
 from labeling.schema import load_schema
-from labeling.studio.client import StudioError
-from training.cli.label_cmd import _client, label_app
+from labeling.studio.client import StudioError, connect
 from training.cv import CVError
 from training.labeled import LabeledDataError, load_labeled
 
@@ -22,8 +21,8 @@ USER_ERRORS = (ConfigError, CVError, LabeledDataError, FileNotFoundError, Studio
 AUDIT_VERSION = "audit:given-tags"
 
 
-def register(app: typer.Typer) -> None:
-    """Add `audit` to the `label` group (created by label_cmd)."""
+def register(label_app: typer.Typer) -> None:
+    """Add `audit` to the `label` group (the one label_cmd.register returns)."""
     label_app.command("audit")(audit_cmd)
 
 
@@ -59,7 +58,7 @@ def _push_review(console: Console, items: list[dict[str, Any]], rows: dict[str, 
     from labeling.studio.settings import load_studio_config
 
     cfg = load_studio_config(config)
-    client = _client(cfg)
+    client = connect(cfg)
     project, _, _ = ensure_project(client, cfg.project_title, build_label_config(load_schema()), cfg.project_id)
     existing = existing_by_group(client.tasks(project["id"], full=False))
     groups, preds = _review_groups(items, rows, tags)

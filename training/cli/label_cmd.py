@@ -2,7 +2,7 @@
 
 The commands compose `labeling.studio` (pure builders + the one client) with the
 training side only for pre-annotations (`--model`), which arrive as plain data.
-More commands (e.g. `label audit`) register on `label_app` the same way.
+`register` returns the `label` group, so other modules (audit_cmd) add commands to it.
 """
 from __future__ import annotations
 
@@ -21,27 +21,32 @@ from labeling.config import ConfigError
 from labeling.io import atomic_open
 from labeling.schema import load_schema
 from labeling.studio.agreement import compute_agreement, write_heatmap
-from labeling.studio.client import StudioClient, StudioError
+from labeling.studio.client import StudioError, connect
 from labeling.studio.config_xml import build_label_config
 from labeling.studio.export import ExportError
 from labeling.studio.pull import read_export_file, take_snapshot
 from labeling.studio.push import (ensure_project, existing_by_group, push_groups, read_sentences,
                                   write_import_file)
-from labeling.studio.settings import StudioConfig, load_studio_config, resolve_connection, resolve_path
+from labeling.studio.settings import load_studio_config, resolve_path
 from labeling.studio.snapshot import ANNOTATIONS, latest_snapshot, read_rows
 from labeling.studio.tasks import STRATEGIES, build_prediction, group_sentences, select_groups
 
-label_app = typer.Typer(help="Label in Label Studio: generated project, push, pull, agreement.",
-                        no_args_is_help=True)
 USER_ERRORS = (ConfigError, ValueError, FileNotFoundError, StudioError, ImportError)
 
 ConfigOpt = typer.Option(None, "--config", help="Studio settings YAML (default configs/studio.yaml).")
 SchemaOpt = typer.Option(None, "--schema", help="Label schema YAML (default configs/labels.yaml).")
 
 
-def register(app: typer.Typer) -> None:
-    """Add the `label` command group to the top-level app."""
+def register(app: typer.Typer) -> typer.Typer:
+    """Add the `label` command group to the top-level app and return it."""
+    label_app = typer.Typer(help="Label in Label Studio: generated project, push, pull, agreement.",
+                            no_args_is_help=True)
+    label_app.command("config")(config_cmd)
+    label_app.command("push")(push_cmd)
+    label_app.command("pull")(pull_cmd)
+    label_app.command("agreement")(agreement_cmd)
     app.add_typer(label_app, name="label")
+    return label_app
 
 
 def _console() -> Console:
@@ -54,13 +59,6 @@ def _fail(console: Console, exc: BaseException, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _client(cfg: StudioConfig) -> StudioClient:
-    client = StudioClient(resolve_connection(cfg), cfg.retries, cfg.retry_backoff_s, cfg.timeout_s)
-    client.whoami()  # fail fast on a wrong URL or key, before anything is read or written
-    return client
-
-
-@label_app.command("config")
 def config_cmd(
     schema: Optional[Path] = SchemaOpt,
     out: Optional[Path] = typer.Option(None, "--out", help="Write the XML here instead of printing it."),
@@ -104,7 +102,6 @@ def _push_summary(console: Console, title: str, rows: list[tuple[str, Any]]) -> 
     console.print(table)
 
 
-@label_app.command("push")
 def push_cmd(
     sentences: Path = typer.Argument(..., help="Sentence records from `stance ingest` (.jsonl or .parquet)."),
     to_file: Optional[Path] = typer.Option(None, "--to-file", help="Write a Label Studio import JSON instead of "
@@ -152,7 +149,7 @@ def _push_file(console, target, groups, skipped, model, next_n, strategy, cfg, t
 
 
 def _push_server(console, cfg, xml, groups, skipped, model, next_n, strategy, tags) -> None:
-    client = _client(cfg)
+    client = connect(cfg)
     project, created, updated = ensure_project(client, cfg.project_title, xml, cfg.project_id)
     existing = existing_by_group(client.tasks(project["id"], full=bool(model)))
     fresh = [g for g in groups if g.group_id not in existing]
@@ -171,7 +168,6 @@ def _push_server(console, cfg, xml, groups, skipped, model, next_n, strategy, ta
         ("open", f"{client.url}/projects/{project['id']}")])
 
 
-@label_app.command("pull")
 def pull_cmd(
     from_file: Optional[Path] = typer.Option(None, "--from-file", help="Read a Label Studio JSON export instead "
                                              "of exporting from the server."),
@@ -193,7 +189,7 @@ def pull_cmd(
                 raise ValueError("--review needs a server (it cannot be combined with --from-file)")
             export, users, meta, client, project = read_export_file(from_file), None, {"source": str(from_file)}, None, None
         else:
-            client = _client(cfg)
+            client = connect(cfg)
             project = client.find_project(cfg.project_title, cfg.project_id)
             if project is None:
                 raise StudioError(f"Label Studio at {client.url}: no project titled {cfg.project_title!r}; "
@@ -243,7 +239,6 @@ def _fmt(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.3f}"
 
 
-@label_app.command("agreement")
 def agreement_cmd(
     snapshot: Optional[Path] = typer.Argument(None, help="Snapshot folder (default: the latest under "
                                               "annotations_dir)."),

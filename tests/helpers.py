@@ -1,0 +1,134 @@
+"""Shared test helpers: the tag set, JSONL files, tiny labeled rows, tiny models and the CLI runner.
+
+Every test module imports what it needs from here (no copies per folder). Nothing here
+reads the project's data: rows are built inline.
+"""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+TAGS = ["escalation", "de-escalation", "accusation", "denial"]
+
+# Hand-written sentences, four per tag and four without stance (predictor and model tests).
+EXAMPLES = {
+    "escalation": [
+        "The army threatened to strike the border towns within days.",
+        "Officials warned that troops were massing near the frontier.",
+        "The government announced new sanctions and expelled two diplomats.",
+        "Missiles will be deployed closer to the border, the minister warned.",
+    ],
+    "de-escalation": [
+        "Both sides agreed to restore dialogue and hold talks next month.",
+        "The ministers signed a ceasefire agreement in Geneva.",
+        "Troops began to withdraw from the contested area after the deal.",
+        "The president proposed talks to ease the tension.",
+    ],
+    "accusation": [
+        "The foreign ministry accused its neighbour of violating the treaty.",
+        "He blamed the alliance for its aggressive and irresponsible policy.",
+        "Officials accused the rebels of shelling civilian areas.",
+        "The envoy criticised the double standards of the western powers.",
+    ],
+    "denial": [
+        "The Kremlin denied the reports as baseless.",
+        "The ministry rejected the allegation and dismissed the reports.",
+        "Officials denied any responsibility for the attack.",
+        "The spokesman refuted claims that troops had crossed the border.",
+    ],
+    None: [
+        "The meeting took place in Stockholm on Tuesday.",
+        "The weather was mild and the delegates arrived by train.",
+        "The conference hall was decorated with flags.",
+        "Reporters gathered outside the building in the morning.",
+    ],
+}
+
+
+def labeled_rows() -> list[dict]:
+    """Sixty tiny labeled rows (each example three times, in separate articles)."""
+    rows = []
+    for copy in range(3):
+        for tag, texts in EXAMPLES.items():
+            for i, text in enumerate(texts):
+                rid = f"{tag or 'none'}-{i}-{copy}"
+                rows.append({"id": rid, "text": text, "labels": [tag] if tag else [],
+                             "group_id": f"g-{tag}-{i}", "article_id": f"a-{copy}-{i}"})
+    return rows
+
+
+ACTORS = ["Russia", "NATO", "China", "the United States", "Iran", "the EU", "Turkey", "India"]
+PHRASES = {
+    "escalation": ["threatened to deploy troops near", "warned of missile strikes on", "imposed new sanctions on"],
+    "de-escalation": ["agreed to resume talks with", "proposed a ceasefire with", "signed a trade deal with"],
+    "accusation": ["accused", "blamed", "condemned the aggressive conduct of"],
+    "denial": ["denied reports of a plot by", "rejected as baseless the claims about", "dismissed allegations against"],
+    None: ["held a routine meeting in Geneva with", "published its annual budget alongside", "hosted a football match with"],
+}
+
+
+def make_rows(n: int = 80, seed: int = 0, prefix: str = "r") -> list[dict]:
+    """n template rows whose tags a bag of n-grams can learn; every 4th row has a
+    near-duplicate partner sharing its group_id."""
+    rng = random.Random(seed)
+    keys = list(PHRASES)
+    rows = []
+    for i in range(n):
+        tag = keys[i % len(keys)]
+        labels = [] if tag is None else [tag]
+        a, b = rng.sample(ACTORS, 2)
+        text = f"{a} {rng.choice(PHRASES[tag])} {b}."
+        if tag == "accusation" and i % 3 == 0:
+            text = f"{a} accused {b} and threatened to deploy troops near its border."
+            labels = ["escalation", "accusation"]
+        group = f"g-{i // 2}" if i % 4 < 2 else f"g-solo-{i}"
+        rows.append({"id": f"{prefix}{i}", "text": text, "labels": labels, "group_id": group,
+                     "article_id": f"a-{i // 3}"})
+    return rows
+
+
+def write_jsonl(path: Path, records: Sequence[Any]) -> Path:
+    """Write records (dicts, or raw strings for deliberately broken lines) as JSONL; returns `path`."""
+    with open(path, "w", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write((rec if isinstance(rec, str) else json.dumps(rec)) + "\n")
+    return Path(path)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """All records of a JSONL file."""
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def train_tiny_baseline(train_rows: Sequence[dict], validation_rows: Sequence[dict], out: Path,
+                        tags: Sequence[str] = TAGS, **config: Any) -> Path:
+    """A real baseline model directory at `out`, trained fast (one C, two folds, small n-grams).
+
+    `config` overrides BaselineConfig fields. Returns the model directory.
+    """
+    from datasets import Dataset
+
+    from training.baseline import BaselineConfig, train_baseline
+
+    cfg = BaselineConfig(**{"c_grid": [4.0], "cv_folds": 2, "char_ngrams": (3, 4), **config})
+    return train_baseline(Dataset.from_list(list(train_rows)), Dataset.from_list(list(validation_rows)),
+                          list(tags), cfg, out).model_dir
+
+
+def cli_invoker(*prefix: str, env: dict | None = None) -> Callable[..., Any]:
+    """`invoke(*args)` running the real `stance` app in-process (CliRunner); returns the Result.
+
+    `prefix` is put before the arguments (e.g. "label"); `env` is the default environment.
+    """
+    from typer.testing import CliRunner
+
+    from training.cli import build_app
+
+    app, runner = build_app(), CliRunner()
+
+    def invoke(*args: Any, env: dict | None = env, **kwargs: Any) -> Any:
+        return runner.invoke(app, [*prefix, *map(str, args)], env=env, **kwargs)
+
+    return invoke
