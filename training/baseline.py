@@ -1,4 +1,4 @@
-"""The TF-IDF + logistic-regression baseline: train it, save it, score with it.
+"""The TF-IDF + logistic-regression baseline: train it and save it (training.baseline_scorer scores it).
 
 Word and character n-grams feed one-vs-rest logistic regression with balanced class
 weights (rare tags such as denial would otherwise never fire). C is chosen by grouped
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import joblib
 import numpy as np
@@ -21,17 +21,16 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from labeling.config import StrictModel
 from labeling.io import atomic_open, atomic_path
+from training.baseline_scorer import PIPELINE_FILE
 from training.char_hashing import CharNgramHasher
 from training.cv import grouped_kfold
 from training.dataset import cluster_ids
 from training.labeled import label_matrix
 from training.metrics import micro_macro_f1
+from training.model_dir import META_FILE
 from training.preprocess import PREPROCESS_VERSION, normalize_text
 from training.results import TrainResult
-from training.scoring import META_FILE, read_meta
 from training.thresholds import apply_thresholds, tune_thresholds
-
-PIPELINE_FILE = "pipeline.joblib"
 
 
 class BaselineConfig(StrictModel):
@@ -140,37 +139,3 @@ def train_baseline(train: Dataset, validation: Dataset, tags: list[str], cfg: Ba
     return TrainResult(model_dir=out_dir, history=history, params={"C": best_c, "cv_folds": cfg.cv_folds},
                        train_seconds=seconds, sentences_per_second=len(train_rows) / seconds if seconds else 0.0)
 
-
-class BaselineScorer:
-    """training.scoring.Scorer over a baseline model directory."""
-
-    kind = "baseline"
-
-    def __init__(self, pipeline: Pipeline, tags: list[str], thresholds: np.ndarray, meta: dict[str, Any]):
-        self.pipeline = pipeline
-        self.tags = tags
-        self.thresholds = thresholds
-        self.meta = meta
-
-    @classmethod
-    def load(cls, model_dir: Path | str, **_: Any) -> "BaselineScorer":
-        """Load meta.json and pipeline.joblib from `model_dir`; errors name the directory.
-
-        Raises ValueError when the model was trained with another preprocessing version.
-        """
-        meta = read_meta(model_dir)
-        if meta["preprocess_version"] != PREPROCESS_VERSION:
-            raise ValueError(f"{model_dir}: trained with preprocessing version {meta['preprocess_version']!r}, "
-                             f"this code has {PREPROCESS_VERSION!r}; retrain the model")
-        path = Path(model_dir) / PIPELINE_FILE
-        if not path.exists():
-            raise FileNotFoundError(f"{model_dir}: baseline model without {PIPELINE_FILE}")
-        tags = list(meta["tags"])
-        thresholds = np.array([float(meta["thresholds"][t]) for t in tags])
-        return cls(joblib.load(path), tags, thresholds, meta)
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), len(tags)) probabilities; texts are normalised as in training."""
-        if len(texts) == 0:
-            return np.zeros((0, len(self.tags)))
-        return np.asarray(self.pipeline.predict_proba([normalize_text(t) for t in texts]), dtype=float)

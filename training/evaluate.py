@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from training.labeled import label_matrix
 from training.metrics import evaluate_predictions
 from training.plots import pr_curves, tag_matrix
-from training.scoring import Scorer
+from training.model_dir import Scorer
 
 
 def evaluate_scorer(scorer: Scorer, rows: Sequence[dict[str, Any]], n_boot: int = 1000, seed: int = 0

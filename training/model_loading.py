@@ -15,7 +15,8 @@ import mlflow.pyfunc
 import yaml
 from mlflow.exceptions import MlflowException
 
-from training.scoring import META_FILE, Scorer, load_scorer
+from training.model_dir import META_FILE, Scorer
+from training.scoring import load_scorer
 from training.tracking import resolve_tracking_uri, use_store
 
 _ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")

@@ -31,7 +31,7 @@ from training.predict_io import (
     write_table_stream,
 )
 from training.predict_workers import default_workers, run_chunks
-from training.scoring import Scorer
+from training.model_dir import Scorer
 from training.summary import summarize, summary_schema
 
 class PredictOptions(StrictModel):

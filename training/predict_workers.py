@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 
-from training.scoring import Scorer, output_frame
+from training.model_dir import Scorer, output_frame
 from training.transformer_scorer import available_cores
 
 

@@ -1,6 +1,6 @@
 """The MLflow model: a stance model directory wrapped as a pyfunc.
 
-DataFrame with a `text` column in, training.scoring.output_frame out (one probability
+DataFrame with a `text` column in, training.model_dir.output_frame out (one probability
 column per tag, plus `labels`). Tags, thresholds and preprocessing version travel
 inside the artifact (meta.json), never in a separate config.
 """
@@ -11,7 +11,8 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 
-from training.scoring import load_scorer, output_frame
+from training.model_dir import output_frame
+from training.scoring import load_scorer
 
 ARTIFACT_KEY = "model_dir"
 

@@ -1,52 +1,24 @@
-"""The one model interface that both model kinds, the predictor and Label Studio use.
+"""`load_scorer`: a model directory (training.model_dir) as a Scorer, whatever its kind.
 
-A *model directory* holds `meta.json` (kind, tags, thresholds, preprocessing version)
-plus the kind's own files. `load_scorer` turns one into a `Scorer`; the MLflow pyfunc
-wrapper (training.pyfunc_model) and the predictor both go through it.
+The MLflow pyfunc wrapper (training.pyfunc_model), the registry and the predictor all
+load models through here. Each kind's scorer is imported only when a model of that kind
+is loaded, so scoring a baseline never imports the transformer stack and vice versa.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Protocol, Sequence
 
-import numpy as np
-import pandas as pd
-
-from training.thresholds import apply_thresholds
-
-META_FILE = "meta.json"
-
-
-class Scorer(Protocol):
-    """Per-tag probabilities for raw sentence texts."""
-
-    kind: str
-    tags: list[str]
-    thresholds: np.ndarray
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), len(tags)) float array of probabilities in [0, 1]."""
-        ...
-
-
-def read_meta(model_dir: Path | str) -> dict:
-    """Read a model directory's meta.json; errors name the directory."""
-    path = Path(model_dir) / META_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{model_dir}: not a stance model directory (no {META_FILE})")
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    for key in ("kind", "tags", "thresholds", "preprocess_version"):
-        if key not in meta:
-            raise ValueError(f"{path}: missing key {key!r}")
-    return meta
+from training.model_dir import Scorer, read_meta
 
 
 def load_scorer(model_dir: Path | str, **kwargs) -> Scorer:
-    """Load the scorer stored in `model_dir`, dispatching on meta.json's `kind`."""
+    """Load the scorer stored in `model_dir`, dispatching on meta.json's `kind`.
+
+    Raises FileNotFoundError (no meta.json) or ValueError (unknown kind, bad meta.json).
+    """
     meta = read_meta(model_dir)
     if meta["kind"] == "baseline":
-        from training.baseline import BaselineScorer
+        from training.baseline_scorer import BaselineScorer
 
         return BaselineScorer.load(model_dir, **kwargs)
     if meta["kind"] == "transformer":
@@ -54,12 +26,3 @@ def load_scorer(model_dir: Path | str, **kwargs) -> Scorer:
 
         return TransformerScorer.load(model_dir, **kwargs)
     raise ValueError(f"{model_dir}: unknown model kind {meta['kind']!r}")
-
-
-def output_frame(tags: Sequence[str], thresholds: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
-    """The shared output: one float column per tag (schema order) and a `labels` list column."""
-    probs = np.asarray(probs, dtype=float)
-    frame = pd.DataFrame(probs, columns=list(tags))
-    decided = apply_thresholds(probs, thresholds)
-    frame["labels"] = [[t for t, on in zip(tags, row) if on] for row in decided]
-    return frame

@@ -182,7 +182,7 @@ def pyfunc_uri(uri: str, workdir: Path) -> str:
     (meta.json) is wrapped as a StancePyfunc saved under `workdir`. Raises ValueError
     for anything else.
     """
-    from training.scoring import META_FILE
+    from training.model_dir import META_FILE
     from training.tracking import resolve_tracking_uri, use_store
 
     if uri.startswith(("models:/", "runs:/")):

@@ -26,7 +26,8 @@ from mlflow.models import infer_signature
 
 from labeling.config import PROJECT_ROOT, StrictModel
 from training.pyfunc_model import ARTIFACT_KEY, StancePyfunc
-from training.scoring import load_scorer, output_frame
+from training.model_dir import output_frame
+from training.scoring import load_scorer
 
 MLFLOW_DIR = PROJECT_ROOT / "data" / "mlflow"
 MODEL_ARTIFACT = "model"

@@ -15,7 +15,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from training.preprocess import PREPROCESS_VERSION, normalize_text
-from training.scoring import read_meta
+from training.model_dir import read_meta
 
 HF_SUBDIR = "hf"
 # Model directories written before meta.json recorded the ONNX file name hold this one.
@@ -102,7 +102,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class TransformerScorer:
-    """`training.scoring.Scorer` for ``kind == "transformer"`` model directories."""
+    """`training.model_dir.Scorer` for ``kind == "transformer"`` model directories."""
 
     kind = "transformer"
 

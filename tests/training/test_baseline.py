@@ -8,9 +8,11 @@ import pytest
 from datasets import Dataset
 
 from tests.helpers import make_rows
-from training.baseline import BaselineConfig, BaselineScorer, train_baseline
+from training.baseline import BaselineConfig, train_baseline
+from training.baseline_scorer import BaselineScorer
 from training.dataset import DatasetConfig, split_rows
-from training.scoring import load_scorer, output_frame
+from training.model_dir import output_frame
+from training.scoring import load_scorer
 
 FAST = BaselineConfig(c_grid=[1.0, 8.0], cv_folds=2, char_buckets=2 ** 16)
 

@@ -46,7 +46,7 @@ def test_train_register_promote_reload_evaluate_compare(tmp_path, cli, fast_conf
     # a fresh interpreter that only knows the store: the alias must resolve and score
     code = ("import json; from training.model_loading import load_model; "
             "m = load_model('models:/stance-baseline@champion'); "
-            "from training.scoring import output_frame; "
+            "from training.model_dir import output_frame; "
             "f = output_frame(m.scorer.tags, m.scorer.thresholds, m.scorer.predict_proba(['Iran accused Turkey.'])); "
             "print(json.dumps({'cols': list(f.columns), 'version': m.version, 'labels': f['labels'][0]}))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,

@@ -1,0 +1,52 @@
+"""The model-directory contract that both model kinds, the predictor and Label Studio share.
+
+A *model directory* holds `meta.json` (kind, tags, thresholds, preprocessing version)
+plus the kind's own files. This module holds the contract only: the file name, how
+meta.json is read, the `Scorer` interface every model kind implements, and the shared
+output frame. training.scoring.load_scorer turns a directory into a Scorer.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+import pandas as pd
+
+from training.thresholds import apply_thresholds
+
+META_FILE = "meta.json"
+
+
+class Scorer(Protocol):
+    """Per-tag probabilities for raw sentence texts."""
+
+    kind: str
+    tags: list[str]
+    thresholds: np.ndarray
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), len(tags)) float array of probabilities in [0, 1]."""
+        ...
+
+
+def read_meta(model_dir: Path | str) -> dict:
+    """Read a model directory's meta.json; errors name the directory."""
+    path = Path(model_dir) / META_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{model_dir}: not a stance model directory (no {META_FILE})")
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("kind", "tags", "thresholds", "preprocess_version"):
+        if key not in meta:
+            raise ValueError(f"{path}: missing key {key!r}")
+    return meta
+
+
+def output_frame(tags: Sequence[str], thresholds: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
+    """The shared output: one float column per tag (schema order) and a `labels` list column."""
+    probs = np.asarray(probs, dtype=float)
+    frame = pd.DataFrame(probs, columns=list(tags))
+    decided = apply_thresholds(probs, thresholds)
+    frame["labels"] = [[t for t, on in zip(tags, row) if on] for row in decided]
+    return frame
