@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 from datasets import Dataset
 
 from labeling.config import StrictModel
-from training import tracking
+from training import registry, tracking
 from training.cv import check_cv_possible, cross_validate
 from training.dataset import (DatasetConfig, cluster_ids, is_dataset_dir, load_dataset, rows_of,
                               split_rows, stratified_cluster_assign, summarize)
@@ -96,7 +96,7 @@ def train_tracked(kind: str, splits: dict[str, list[dict]], meta: dict, tags: Se
             for name, fig in figures.items():
                 tracking.log_figure(fig, f"plots/{split}_{name}")
             evaluated[split] = metrics
-        model = tracking.log_model(result.model_dir, register_name, [r["text"] for r in splits["train"][:3]])
+        model = registry.log_model(result.model_dir, register_name, [r["text"] for r in splits["train"][:3]])
         if model["version"]:
             tracking.set_run_tag("registered_model", f"{model['name']}/{model['version']}")
     return {"run_id": run.info.run_id, **model, **evaluated, "params": result.params,

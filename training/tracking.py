@@ -1,6 +1,7 @@
-"""MLflow, wired in one place: store resolution, runs, logging, registry, export, run search.
+"""MLflow runs, wired in one place: store resolution, runs, params, metrics, figures, run search.
 
-No other module calls MLflow's logging or registry APIs. The default store is a local
+No other module calls MLflow's logging APIs; models (log, register, promote, load,
+export) go through training.registry, which uses this module's store. The default store is a local
 SQLite database with an artifact folder in the project (data/mlflow/); --tracking-uri or
 MLFLOW_TRACKING_URI point elsewhere, e.g. at a server.
 """
@@ -9,32 +10,19 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import shutil
 import subprocess
-import tempfile
 import urllib.error
 import urllib.request
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import mlflow
 import pandas as pd
 from matplotlib.figure import Figure
-from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
 
 from labeling.config import PROJECT_ROOT, StrictModel
-from training.pyfunc_model import ARTIFACT_KEY, StancePyfunc
-from training.model_dir import output_frame
-from training.scoring import load_scorer
 
 MLFLOW_DIR = PROJECT_ROOT / "data" / "mlflow"
-MODEL_ARTIFACT = "model"
-_REQUIREMENTS = {
-    "baseline": ["mlflow", "scikit-learn", "scipy", "numpy", "pandas", "joblib"],
-    "transformer": ["mlflow", "numpy", "pandas", "onnxruntime", "transformers", "tokenizers", "torch"],
-}
 
 
 class TrackingConfig(StrictModel):
@@ -178,67 +166,6 @@ def set_run_tag(key: str, value: str) -> None:
 def log_figure(fig: Figure, artifact_file: str) -> None:
     """Save a matplotlib figure as a PNG artifact of the active run."""
     mlflow.log_figure(fig, artifact_file)
-
-
-def log_model(model_dir: Path, registered_name: str | None, example_texts: Sequence[str]) -> dict[str, Any]:
-    """Log `model_dir` as a StancePyfunc with signature and input example; register it.
-
-    Returns {"model_uri", "name", "version"} (name/version None when not registered).
-    """
-    scorer = load_scorer(model_dir)
-    example = pd.DataFrame({"text": list(example_texts)[:3] or ["Example sentence."]})
-    output = output_frame(scorer.tags, scorer.thresholds, scorer.predict_proba(example["text"].tolist()))
-    reqs = []
-    for pkg in _REQUIREMENTS.get(scorer.kind, []):
-        with contextlib.suppress(metadata.PackageNotFoundError):  # optional extras, pinned when present
-            reqs.append(f"{pkg}=={metadata.version(pkg)}")
-    info = mlflow.pyfunc.log_model(
-        name=MODEL_ARTIFACT, python_model=StancePyfunc(), artifacts={ARTIFACT_KEY: str(model_dir)},
-        signature=infer_signature(example, output), input_example=example,
-        registered_model_name=registered_name, pip_requirements=reqs,
-    )
-    version = getattr(info, "registered_model_version", None)
-    return {"model_uri": info.model_uri, "name": registered_name, "version": str(version) if version else None}
-
-
-def promote(uri: str, name: str, version: str, alias: str) -> None:
-    """Point `alias` of registered model `name` at `version`. Raises TrackingError when absent."""
-    client = use_store(uri)
-    try:
-        client.get_model_version(name, str(version))
-        client.set_registered_model_alias(name, alias, str(version))
-    except MlflowException as exc:
-        raise TrackingError(f"cannot promote {name} version {version} in {uri}: {exc.message}") from None
-
-
-def list_models(uri: str) -> list[dict[str, Any]]:
-    """Every registered model version: name, version, aliases, run_id, created (ms since epoch)."""
-    client = use_store(uri)
-    rows = []
-    for model in client.search_registered_models():
-        aliases: dict[str, list[str]] = {}
-        for alias, version in (model.aliases or {}).items():
-            aliases.setdefault(str(version), []).append(alias)
-        for mv in client.search_model_versions(f"name='{model.name}'"):
-            rows.append({"name": mv.name, "version": str(mv.version), "aliases": sorted(aliases.get(str(mv.version), [])),
-                         "run_id": mv.run_id, "created": mv.creation_timestamp})
-    return sorted(rows, key=lambda r: (r["name"], int(r["version"])))
-
-
-def download_model(model_uri: str, out_dir: Path, uri: str) -> Path:
-    """Copy the MLflow model at `model_uri` to `out_dir` (replaced only when complete)."""
-    use_store(uri)
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.") as tmp:
-        try:
-            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
-        except MlflowException as exc:
-            raise TrackingError(f"model URI {model_uri!r} does not resolve in {uri}: {exc.message}") from None
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        shutil.move(str(local), str(out_dir))
-    return out_dir
 
 
 def search_runs(uri: str, experiment: str, max_results: int = 50) -> list[dict[str, Any]]:

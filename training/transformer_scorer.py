@@ -188,7 +188,7 @@ class _OnnxRunner:
     """Runs the ONNX graph, one session per process.
 
     A session's thread pool does not survive fork: a forked scoring worker
-    (training.predict_workers) opens its own session on first use. The session opened
+    (training.predict.workers) opens its own session on first use. The session opened
     at load checks the file and the graph before any work starts.
     """
 

@@ -138,7 +138,7 @@ def _vm_hwm_mb() -> float:
 
 def _engine_rate(args: dict[str, Any]) -> dict[str, Any]:
     from labeling.ingest import IngestOptions
-    from training.predict import article_source, predict
+    from training.predict.engine import article_source, predict
     from training.scoring import load_scorer
 
     kwargs = {"num_threads": THREADS} if args["what"] == "transformer" else {}

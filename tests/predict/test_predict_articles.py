@@ -8,9 +8,9 @@ import pytest
 
 from labeling.ingest import IngestOptions
 from tests.helpers import TAGS, read_jsonl
-from training.predict import article_source, for_prediction, predict
+from training.predict.engine import article_source, for_prediction, predict
 from training.scoring import load_scorer
-from training.summary import SummaryBuilder, dominant_tag
+from training.predict.summary import SummaryBuilder, dominant_tag
 
 ARTICLE_1 = """Border tensions rise
 

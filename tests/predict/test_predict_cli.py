@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.helpers import TAGS, cli_invoker, labeled_rows, read_jsonl, train_tiny_baseline, write_jsonl
-from training.predict_io import OutputBusyError, output_lock, partial_dir
+from training.predict.output import OutputBusyError, output_lock, partial_dir
 
 stance = cli_invoker()
 

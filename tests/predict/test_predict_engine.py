@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.helpers import TAGS, labeled_rows, read_jsonl, write_jsonl
-from training.predict import PredictOptions, predict, sentence_source
-from training.predict_io import ResumeError, partial_dir
+from training.predict.engine import PredictOptions, predict, sentence_source
+from training.predict.output import ResumeError, partial_dir
 from training.scoring import load_scorer
 
 

@@ -9,7 +9,7 @@ from datasets import Dataset
 
 from labeling.ingest import IngestOptions
 from tests.helpers import TAGS, labeled_rows, read_jsonl
-from training.predict import article_source, predict
+from training.predict.engine import article_source, predict
 from training.scoring import load_scorer
 
 pytestmark = pytest.mark.slow
@@ -48,7 +48,7 @@ def test_transformer_predicts_articles_with_its_onnx_scores(tmp_path, transforme
 def test_forked_onnx_workers_write_what_one_process_writes(tmp_path, transformer_dir):
     # The parent's session has run before the fork: each worker must open its own
     # (an ONNX Runtime thread pool does not survive fork) and score the same.
-    from training.predict_workers import default_workers
+    from training.predict.workers import default_workers
 
     folder = tmp_path / "articles"
     folder.mkdir()

@@ -8,7 +8,7 @@ import pytest
 
 from labeling.ingest import IngestOptions
 from tests.helpers import TAGS, labeled_rows
-from training.predict import PredictOptions, article_source, predict, sentence_source
+from training.predict.engine import PredictOptions, article_source, predict, sentence_source
 from training.scoring import load_scorer
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -27,7 +27,7 @@ ARTICLES = [
 def spark():
     if shutil.which("java") is None:
         pytest.fail("Java 17 is needed for the Spark tests: run `make sysdeps` (openjdk-17-jre-headless)")
-    from training.spark_engine import require_pyspark, spark_session
+    from training.predict.spark import require_pyspark, spark_session
 
     require_pyspark()  # in the test extra: a missing pyspark is a failure, not a skip
 
@@ -51,7 +51,8 @@ def _assert_same_rows(local_path, spark_path) -> None:
 
 
 def test_spark_sentences_equal_local_rows_and_report_the_same_errors(tmp_path, baseline_dir, spark):
-    from training.spark_engine import pyfunc_uri, run_spark
+    from training.predict.spark import run_spark
+    from training.registry import pyfunc_uri
 
     rows = labeled_rows()
     src = tmp_path / "sentences.parquet"
@@ -71,7 +72,8 @@ def test_spark_sentences_equal_local_rows_and_report_the_same_errors(tmp_path, b
 
 
 def test_spark_articles_are_split_like_the_local_engine(tmp_path, baseline_dir, spark):
-    from training.spark_engine import pyfunc_uri, run_spark
+    from training.predict.spark import run_spark
+    from training.registry import pyfunc_uri
 
     src = tmp_path / "articles.parquet"
     pd.DataFrame(ARTICLES).to_parquet(src)

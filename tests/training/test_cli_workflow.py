@@ -44,7 +44,7 @@ def test_train_register_promote_reload_evaluate_compare(tmp_path, cli, fast_conf
     cli("models", "promote", "stance-baseline", "1", "--alias", "champion", "--tracking-uri", store)
 
     # a fresh interpreter that only knows the store: the alias must resolve and score
-    code = ("import json; from training.model_loading import load_model; "
+    code = ("import json; from training.registry import load_model; "
             "m = load_model('models:/stance-baseline@champion'); "
             "from training.model_dir import output_frame; "
             "f = output_frame(m.scorer.tags, m.scorer.thresholds, m.scorer.predict_proba(['Iran accused Turkey.'])); "
@@ -131,7 +131,7 @@ def test_distil_learns_from_a_registered_teacher_and_records_it(tmp_path, cli):
     assert "registered models:/stance-distilled/1" in out
 
     from training import tracking
-    from training.model_loading import load_model
+    from training.registry import load_model
 
     [run] = [r for r in tracking.search_runs(store, "stance") if r["tags"].get("model_kind") == "distil"]
     assert run["tags"]["teacher_uri"] == "models:/stance-finetune/1"

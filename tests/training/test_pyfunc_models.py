@@ -8,9 +8,9 @@ import pytest
 from datasets import Dataset
 
 from tests.helpers import make_rows, train_tiny_baseline
-from training import tracking
+from training import registry, tracking
 from training.dataset import DatasetConfig, split_rows
-from training.model_loading import load_model
+from training.registry import load_model
 
 
 @pytest.mark.slow
@@ -33,7 +33,7 @@ def test_baseline_and_transformer_share_the_pyfunc_interface(tmp_path, tags):
     outputs = {}
     for kind, model_dir in dirs.items():
         with tracking.tracked_run(store, "pyfunc"):
-            info = tracking.log_model(model_dir, f"stance-{kind}", frame["text"].tolist())
+            info = registry.log_model(model_dir, f"stance-{kind}", frame["text"].tolist())
         model = mlflow.pyfunc.load_model(f"models:/stance-{kind}/{info['version']}")
         assert model.metadata.get_input_schema().input_names() == ["text"]
         outputs[kind] = model.predict(frame)

@@ -5,8 +5,8 @@ import socket
 
 import pytest
 
-from training import tracking
-from training.model_loading import load_model
+from training import registry, tracking
+from training.registry import load_model
 
 
 @pytest.fixture
@@ -71,4 +71,4 @@ def test_path_that_is_not_a_model_names_it(tmp_path, store):
 
 def test_promote_unknown_version_is_a_tracking_error(store):
     with pytest.raises(tracking.TrackingError, match="cannot promote stance-baseline version 7"):
-        tracking.promote(store, "stance-baseline", "7", "champion")
+        registry.promote(store, "stance-baseline", "7", "champion")

@@ -79,7 +79,7 @@ def config_cmd(
 
 def _predictions(model_uri: str, groups: list, tags: list[str], console: Console) -> tuple[dict, dict]:
     """Score representatives with the model: (sentence_id -> prediction, sentence_id -> confidence)."""
-    from training.model_loading import load_model
+    from training.registry import load_model
 
     loaded = load_model(model_uri)
     scorer = loaded.scorer

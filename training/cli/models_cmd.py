@@ -30,12 +30,12 @@ def promote(
     tracking_uri: Optional[str] = TrackingOpt,
 ) -> None:
     """Move an alias (default champion) to a model version: models:/NAME@ALIAS then loads it."""
-    from training import tracking
+    from training import registry
     from training.cli.train_cmd import user_errors
 
     console = Console()
     with user_errors(console):
-        tracking.promote(_store(tracking_uri), name, version, alias)
+        registry.promote(_store(tracking_uri), name, version, alias)
     console.print(f"models:/{name}@{alias} -> version {version}")
 
 
@@ -45,26 +45,25 @@ def export(
     tracking_uri: Optional[str] = TrackingOpt,
 ) -> None:
     """Copy a registered model out of MLflow as a self-contained MLflow model directory."""
-    from training import tracking
+    from training import registry
     from training.cli.train_cmd import user_errors
-    from training.model_loading import load_model
 
     console = Console()
     with user_errors(console):
         store = _store(tracking_uri)
-        tracking.download_model(uri, out, store)
-        loaded = load_model(str(out), store)  # proves the export loads before we say so
+        registry.download_model(uri, out, store)
+        loaded = registry.load_model(str(out), store)  # proves the export loads before we say so
     console.print(f"exported {uri} to [bold]{out}[/] ({loaded.scorer.kind}, tags {', '.join(loaded.scorer.tags)})")
 
 
 def list_models(tracking_uri: Optional[str] = TrackingOpt) -> None:
     """Registered models, versions, aliases and the runs that produced them."""
-    from training import tracking
+    from training import registry
     from training.cli.train_cmd import user_errors
 
     console = Console()
     with user_errors(console):
-        rows = tracking.list_models(_store(tracking_uri))
+        rows = registry.list_models(_store(tracking_uri))
     table = Table(title="registered models")
     for col in ("name", "version", "aliases", "run", "created (UTC)"):
         table.add_column(col)
@@ -87,7 +86,7 @@ def evaluate(
     from training.evaluate import evaluate_scorer
     from training.labeled import load_labeled
     from training.metrics import flatten_metrics
-    from training.model_loading import load_model
+    from training.registry import load_model
 
     console = Console()
     with user_errors(console):

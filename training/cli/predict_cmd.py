@@ -12,9 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from labeling.config import CONFIG_DIR, ConfigError, load_config
-from training.predict import PredictOptions, PredictReport, article_source, check_outputs, predict, sentence_source
-from training.predict_inputs import estimate_units
-from training.predict_io import ResumeError
+from training.predict.engine import PredictOptions, PredictReport, article_source, check_outputs, predict, sentence_source
+from training.predict.inputs import estimate_units
+from training.predict.output import ResumeError
 
 
 class Engine(str, Enum):
@@ -142,7 +142,7 @@ def _default_errors_file(out: Path) -> Path:
 
 
 def _load(console: Console, uri: str) -> Any:
-    from training.model_loading import load_model
+    from training.registry import load_model
 
     try:
         return load_model(uri)
@@ -152,11 +152,12 @@ def _load(console: Console, uri: str) -> Any:
 
 def _spark(console: Console, inputs: list[Path], uri: str, loaded: Any, out: Path, sentences: bool, summary: Optional[Path],
            errors_file: Path, resume: bool, master: Optional[str], options: PredictOptions, ingest_options: Any) -> None:
-    """--engine spark: Parquet in and out through mlflow.pyfunc.spark_udf (training.spark_engine)."""
+    """--engine spark: Parquet in and out through mlflow.pyfunc.spark_udf (training.predict.spark)."""
     import os
     import tempfile
 
-    from training import spark_engine
+    from training import registry
+    from training.predict import spark as spark_engine
 
     if resume:
         raise _fail(console, "--resume is for the local engine; a Spark job is rerun as a whole")
@@ -171,7 +172,7 @@ def _spark(console: Console, inputs: list[Path], uri: str, loaded: Any, out: Pat
     if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:
         master = "local[*]"  # not under spark-submit, which sets the master itself
     with tempfile.TemporaryDirectory(prefix="stance-spark-model-") as tmp:
-        model_uri = spark_engine.pyfunc_uri(uri, Path(tmp))
+        model_uri = registry.pyfunc_uri(uri, Path(tmp))
         console.print(f"[bold]spark[/]: starting a session on {master or 'the spark-submit master'} ...")
         spark = spark_engine.spark_session(master)
         try:

@@ -104,7 +104,7 @@ def _print_cv(console: Console, outcome: dict[str, Any], tags: list[str]) -> Non
 
 def _resolve_teacher(teacher: str, uri: str) -> tuple[str, dict[str, str]]:
     """The teacher's local model directory and run tags naming where it came from."""
-    from training.model_loading import load_model
+    from training.registry import load_model
 
     loaded = load_model(teacher, uri)
     if loaded.scorer.kind != "transformer":

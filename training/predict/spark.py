@@ -8,7 +8,7 @@ into place only when complete. pyspark is an optional dependency (`pip install
 'stance-lab[spark]'`), imported only here.
 
 On a cluster run this file with spark-submit (see docs/predict.md):
-    spark-submit --master yarn training/spark_engine.py INPUT... --model URI --out OUT
+    spark-submit --master yarn training/predict/spark.py INPUT... --model URI --out OUT
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from typing import Any, Iterator, Sequence
 import pandas as pd
 
 from labeling.io import atomic_open
+from training.registry import spark_udf
 
 SPLIT_COLUMNS = ["article_id", "sentence_id", "index", "text", "source", "line", "error"]
 
@@ -110,7 +111,7 @@ def split_articles(batches: Iterator[pd.DataFrame], ingest_options: Any) -> Iter
 
 
 def sentence_rows(frame: Any, text_col: str, id_col: str):
-    """Spark columns of `--sentences` input in the local engine's terms (see training.predict.sentence_row)."""
+    """Spark columns of `--sentences` input in the local engine's terms (see training.predict.engine.sentence_row)."""
     from pyspark.sql import functions as F
 
     names = set(frame.columns)
@@ -174,37 +175,6 @@ def check_parquet_inputs(inputs: Sequence[str]) -> tuple[list[str], list[dict]]:
     return good, errors
 
 
-def pyfunc_uri(uri: str, workdir: Path) -> str:
-    """An MLflow model URI that spark_udf can load, for any URI `stance predict` accepts.
-
-    models:/ and runs:/ resolve in the project's tracking store (as training.model_loading
-    does); an MLflow model folder (MLmodel) is used as it is; a raw model directory
-    (meta.json) is wrapped as a StancePyfunc saved under `workdir`. Raises ValueError
-    for anything else.
-    """
-    from training.model_dir import META_FILE
-    from training.tracking import resolve_tracking_uri, use_store
-
-    if uri.startswith(("models:/", "runs:/")):
-        use_store(resolve_tracking_uri())
-        bare_run = re.match(r"^runs:/([^/]+)/?$", uri)
-        return f"runs:/{bare_run[1]}/model" if bare_run else uri
-    path = Path(uri).expanduser().resolve()
-    if (path / "MLmodel").is_file():
-        return str(path)
-    if (path / META_FILE).is_file():
-        import mlflow.pyfunc
-
-        from training.pyfunc_model import ARTIFACT_KEY, StancePyfunc
-
-        target = Path(workdir) / "model"
-        # pip_requirements given: MLflow would otherwise infer them in a slow subprocess
-        mlflow.pyfunc.save_model(path=str(target), python_model=StancePyfunc(), artifacts={ARTIFACT_KEY: str(path)},
-                                 pip_requirements=[])
-        return str(target)
-    raise ValueError(f"model URI {uri!r} does not resolve: not a registry URI, an MLflow model or a model directory")
-
-
 def _swap_into_place(tmp: Path, target: Path) -> None:
     # A folder cannot be renamed over another: move the old one aside first, then drop it.
     old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
@@ -235,7 +205,7 @@ def _write_parquet(frame: Any, target: str) -> None:
 def _summary_udf(tags: list[str], top_n: int):
     import pyarrow as pa
 
-    from training.summary import SummaryBuilder
+    from training.predict.summary import SummaryBuilder
 
     def summarize_group(frame: pd.DataFrame) -> pd.DataFrame:
         # Sorted by index: the local engine adds sentences in text order, which decides ties.
@@ -253,7 +223,8 @@ def _summary_udf(tags: list[str], top_n: int):
 def run_spark(spark: Any, inputs: Sequence[str], model_uri: str, tags: Sequence[str], out: str, *,
               sentences: bool, ingest_options: Any = None, text_col: str = "text", id_col: str = "id",
               summary: str | None = None, errors_file: Path | None = None, top_n: int = 3) -> dict[str, Any]:
-    """Score Parquet `inputs` on Spark with the MLflow model at `model_uri`; write `out` (a Parquet folder).
+    """Score Parquet `inputs` on Spark with the MLflow model at `model_uri` (training.registry.pyfunc_uri);
+    write `out` (a Parquet folder).
 
     `tags` are the model's tags (schema order). Articles are split with `ingest_options`
     (labeling.ingest.IngestOptions); `sentences` reads records (`id_col`, `text_col`).
@@ -261,12 +232,11 @@ def run_spark(spark: Any, inputs: Sequence[str], model_uri: str, tags: Sequence[
     input files and records without text are returned as errors (and written to
     `errors_file`), the rest is scored.
     """
-    import mlflow.pyfunc
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    from training.summary import summary_schema
+    from training.predict.summary import summary_schema
 
     started = time.perf_counter()
     tags = list(tags)
@@ -277,12 +247,12 @@ def run_spark(spark: Any, inputs: Sequence[str], model_uri: str, tags: Sequence[
     if sentences:
         split = sentence_rows(frame, text_col, id_col)
     else:
-        from training.predict import for_prediction
+        from training.predict.engine import for_prediction
 
         options = for_prediction(ingest_options)  # as the local engine: no language detection
         split = frame.mapInPandas(lambda batches: split_articles(batches, options), split_schema())
     split = split.persist(StorageLevel.MEMORY_AND_DISK)
-    udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_struct(tags), env_manager="local")
+    udf = spark_udf(spark, model_uri, result_struct(tags))
     scored = (split.filter(F.col("error").isNull()).withColumn("_p", udf(F.struct("text")))
               .select("article_id", "sentence_id", "index", "text", F.col("_p.labels").alias("labels"),
                       *[F.col("_p").getField(t).alias(t) for t in tags]))

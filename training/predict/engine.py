@@ -2,7 +2,7 @@
 
 Input units (an article with its sentences, a sentence record, or an input error) are
 streamed, grouped into chunks of whole units of about `batch_size` sentences, scored with
-`scorer.predict_proba` one chunk at a time and committed as they go (training.predict_io).
+`scorer.predict_proba` one chunk at a time and committed as they go (training.predict.output).
 Only one chunk is ever held in memory, so memory does not grow with the input.
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pydantic import Field
 
 from labeling.config import StrictModel
 from labeling.ingest import IngestOptions
-from training.predict_inputs import Record, RecordError, iter_records
-from training.predict_io import (
+from training.predict.inputs import Record, RecordError, iter_records
+from training.predict.output import (
     PartialRun,
     ResumeError,
     open_partial,
@@ -30,9 +30,9 @@ from training.predict_io import (
     write_errors,
     write_table_stream,
 )
-from training.predict_workers import default_workers, run_chunks
+from training.predict.workers import default_workers, run_chunks
 from training.model_dir import Scorer
-from training.summary import summarize, summary_schema
+from training.predict.summary import summarize, summary_schema
 
 class PredictOptions(StrictModel):
     """How `stance predict` reads and scores (configs/predict.yaml overrides the defaults)."""
