@@ -10,14 +10,13 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from labeling.config import CONFIG_DIR, ConfigError, load_config
+from labeling.config import CONFIG_DIR, load_config
 from labeling.io import write_jsonl
 from labeling.schema import load_schema
-from labeling.studio.client import StudioError, connect
-from training.cv import CVError
-from training.labeled import LabeledDataError, load_labeled
+from labeling.studio.client import connect
+from training.cli.common import EXIT_FAILED, USER_ERRORS, StudioConfigOpt, fail
+from training.labeled import load_labeled
 
-USER_ERRORS = (ConfigError, CVError, LabeledDataError, FileNotFoundError, StudioError, ValueError)
 AUDIT_VERSION = "audit:given-tags"
 
 
@@ -75,7 +74,7 @@ def audit_cmd(
     top: int = typer.Option(25, "--top", min=1, help="How many suspects to show (and push)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the full ranked list as JSONL here."),
     push: bool = typer.Option(False, "--push", help="Send the top N to Label Studio as a review tab."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Studio settings YAML (default configs/studio.yaml)."),
+    config: Optional[Path] = StudioConfigOpt,
 ) -> None:
     """Find likely labeling mistakes: out-of-fold baseline probabilities into cleanlab's
     multi-label issue finder. Lists sentence, given tags, suspected tags and a score."""
@@ -100,5 +99,4 @@ def audit_cmd(
         if push:
             _push_review(console, items[:top], {r["id"]: r for r in rows}, tags, config, f"Audit {labeled.name}")
     except USER_ERRORS as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
-        raise typer.Exit(1) from None
+        raise fail(console, exc, EXIT_FAILED) from None

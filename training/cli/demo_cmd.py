@@ -11,6 +11,7 @@ from rich.table import Table
 
 from labeling.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, load_config
 from labeling.io import read_jsonl
+from training.cli.common import EXIT_FAILED, EXIT_USAGE, fail
 
 
 def register(app: typer.Typer) -> None:
@@ -71,8 +72,7 @@ def demo(
     try:
         cfg = load_config(DemoConfig, config, {"finetune_epochs": epochs, "tracking_uri": tracking_uri})
     except ConfigError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+        raise fail(console, exc, EXIT_USAGE) from None
 
     def announce(number: int, total: int, step) -> None:
         console.rule(f"[bold]{number}/{total} {step.title}")
@@ -82,7 +82,7 @@ def demo(
         result = run_demo(cfg, PROJECT_ROOT, announce)
     except (RuntimeError, LookupError) as exc:
         console.print(f"[red]demo failed:[/red] {escape(str(exc))}")
-        raise typer.Exit(1) from None
+        raise typer.Exit(EXIT_FAILED) from None
     tags = load_schema().names
     console.rule("[bold]Demo summary")
     console.print(_champion_table(result.candidates, result.champion))

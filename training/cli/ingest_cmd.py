@@ -10,9 +10,10 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from labeling.config import ConfigError, load_config
+from labeling.config import load_config
 from labeling.ingest import DEFAULT_CONFIG, IngestOptions, IngestSummary, run_ingest
 from labeling.io import atomic_open
+from training.cli.common import EXIT_FAILED, EXIT_USAGE, fail
 
 
 def _options(config: Path, flags: dict, read_flags: dict) -> IngestOptions:
@@ -87,9 +88,8 @@ def ingest(
                   "url_col": url_col, "date_col": date_col}
     try:
         options = _options(config, flags, read_flags)
-    except (ConfigError, ValueError) as exc:
-        console.print(f"[red]error: {exc}[/]")
-        raise typer.Exit(2) from None
+    except ValueError as exc:  # ConfigError included
+        raise fail(console, exc, EXIT_USAGE) from None
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("ingesting", total=None)
         counts = [0, 0]
@@ -102,8 +102,7 @@ def ingest(
         try:
             summary = run_ingest(inputs, out, options, progress=advance)
         except OSError as exc:
-            console.print(f"[red]error: cannot write {out}: {exc.strerror or exc}[/]")
-            raise typer.Exit(2) from None
+            raise fail(console, f"cannot write {out}: {exc.strerror or exc}", EXIT_USAGE) from None
     if errors is not None:
         with atomic_open(errors) as fh:
             for err in summary.skipped:
@@ -113,7 +112,7 @@ def ingest(
     console.print(_summary_table(summary, out, show_dropped))
     if summary.skipped and not allow_skips:
         console.print(f"[red]{len(summary.skipped)} input(s) skipped; exit 1 (use --allow-skips to accept)[/]")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
 
 
 def register(app: typer.Typer) -> None:

@@ -13,28 +13,22 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from labeling.config import ConfigError
 from labeling.io import atomic_open
 from labeling.schema import load_schema
 from labeling.studio.agreement import compute_agreement, write_heatmap
 from labeling.studio.client import StudioError, connect
 from labeling.studio.config_xml import build_label_config
-from labeling.studio.export import ExportError
 from labeling.studio.pull import read_export_file, take_snapshot
 from labeling.studio.push import (ensure_project, existing_by_group, push_groups, read_sentences,
                                   write_import_file)
 from labeling.studio.settings import load_studio_config, resolve_path
 from labeling.studio.snapshot import ANNOTATIONS, latest_snapshot, read_rows
 from labeling.studio.tasks import STRATEGIES, build_prediction, group_sentences, select_groups
+from training.cli.common import EXIT_FAILED, USER_ERRORS, SchemaOpt, StudioConfigOpt, fail
 
-USER_ERRORS = (ConfigError, ValueError, FileNotFoundError, StudioError, ImportError)
-
-ConfigOpt = typer.Option(None, "--config", help="Studio settings YAML (default configs/studio.yaml).")
-SchemaOpt = typer.Option(None, "--schema", help="Label schema YAML (default configs/labels.yaml).")
 
 
 def register(app: typer.Typer) -> typer.Typer:
@@ -53,12 +47,6 @@ def _console() -> Console:
     return Console()
 
 
-def _fail(console: Console, exc: BaseException, code: int = 1) -> typer.Exit:
-    # soft_wrap: keep paths and URLs in the message on one line (copy-paste, grep)
-    console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
-    return typer.Exit(code)
-
-
 def config_cmd(
     schema: Optional[Path] = SchemaOpt,
     out: Optional[Path] = typer.Option(None, "--out", help="Write the XML here instead of printing it."),
@@ -68,7 +56,7 @@ def config_cmd(
     try:
         xml = build_label_config(load_schema(schema))
     except USER_ERRORS as exc:
-        raise _fail(console, exc)
+        raise fail(console, exc, EXIT_FAILED)
     if out is None:
         typer.echo(xml, nl=False)
         return
@@ -113,7 +101,7 @@ def push_cmd(
     strategy: str = typer.Option("random", "--strategy", help=f"How --next picks: {' | '.join(STRATEGIES)} "
                                  "(uncertainty needs --model)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Tasks per import request."),
-    config: Optional[Path] = ConfigOpt,
+    config: Optional[Path] = StudioConfigOpt,
     schema: Optional[Path] = SchemaOpt,
 ) -> None:
     """Import one task per duplicate group; pushing again never creates duplicates."""
@@ -132,7 +120,7 @@ def push_cmd(
         else:
             _push_server(console, cfg, xml, groups, skipped, model, next_n, strategy, label_schema.names)
     except USER_ERRORS as exc:
-        raise _fail(console, exc)
+        raise fail(console, exc, EXIT_FAILED)
 
 
 def _choose(console, groups, model, next_n, strategy, cfg, tags) -> tuple[list, dict]:
@@ -175,7 +163,7 @@ def pull_cmd(
                                            "in the config, data/annotations)."),
     review: bool = typer.Option(False, "--review", help="Send ties and disagreements back as a review tab "
                                 "in the project."),
-    config: Optional[Path] = ConfigOpt,
+    config: Optional[Path] = StudioConfigOpt,
     schema: Optional[Path] = SchemaOpt,
 ) -> None:
     """Export the project into a versioned snapshot and show what changed since the last one."""
@@ -206,8 +194,8 @@ def pull_cmd(
             view = client.create_review_view(project["id"], f"Review {outcome.snapshot.name}", ids)
             console.print(f"review batch: {len(ids)} tasks in tab 'Review {outcome.snapshot.name}' "
                           f"({client.url}/projects/{project['id']}/data?tab={view})")
-    except (ExportError, *USER_ERRORS) as exc:
-        raise _fail(console, exc)
+    except USER_ERRORS as exc:
+        raise fail(console, exc, EXIT_FAILED)
 
 
 def _pull_summary(console: Console, outcome) -> None:
@@ -243,7 +231,7 @@ def agreement_cmd(
     snapshot: Optional[Path] = typer.Argument(None, help="Snapshot folder (default: the latest under "
                                               "annotations_dir)."),
     heatmap: Optional[Path] = typer.Option(None, "--heatmap", help="PNG path (default: <snapshot>/agreement.png)."),
-    config: Optional[Path] = ConfigOpt,
+    config: Optional[Path] = StudioConfigOpt,
     schema: Optional[Path] = SchemaOpt,
 ) -> None:
     """Krippendorff's alpha per tag and overall, pairwise Cohen's kappa, items per annotator."""
@@ -261,7 +249,7 @@ def agreement_cmd(
                        "kappa": [{"a": a, "b": b, "kappa": k, "shared": n} for (a, b), (k, n) in result.kappa.items()]},
                       fh, indent=2)
     except USER_ERRORS as exc:
-        raise _fail(console, exc)
+        raise fail(console, exc, EXIT_FAILED)
     alpha = Table(title=f"Krippendorff's alpha (nominal), {snap}")
     alpha.add_column("tag")
     alpha.add_column("alpha", justify="right")

@@ -1,4 +1,4 @@
-"""`stance models promote|export|list` and `stance evaluate MODEL_URI LABELED`."""
+"""`stance models promote|export|list`: the MLflow model registry from the command line."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -9,18 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from labeling.config import CONFIG_DIR, load_config
-
-TrackingOpt = typer.Option(None, "--tracking-uri", help="MLflow store; default MLFLOW_TRACKING_URI or data/mlflow/mlflow.db.")
-
-
-def _store(tracking_uri: Optional[str]) -> str:
-    from training import tracking
-
-    tcfg = load_config(tracking.TrackingConfig, CONFIG_DIR / "tracking.yaml")
-    uri = tracking.resolve_tracking_uri(tracking_uri, tcfg)
-    tracking.check_reachable(uri)
-    return uri
+from training.cli.common import TrackingOpt, store_uri, user_errors
 
 
 def promote(
@@ -31,11 +20,10 @@ def promote(
 ) -> None:
     """Move an alias (default champion) to a model version: models:/NAME@ALIAS then loads it."""
     from training import registry
-    from training.cli.train_cmd import user_errors
 
     console = Console()
     with user_errors(console):
-        registry.promote(_store(tracking_uri), name, version, alias)
+        registry.promote(store_uri(tracking_uri), name, version, alias)
     console.print(f"models:/{name}@{alias} -> version {version}")
 
 
@@ -46,11 +34,10 @@ def export(
 ) -> None:
     """Copy a registered model out of MLflow as a self-contained MLflow model directory."""
     from training import registry
-    from training.cli.train_cmd import user_errors
 
     console = Console()
     with user_errors(console):
-        store = _store(tracking_uri)
+        store = store_uri(tracking_uri)
         registry.download_model(uri, out, store)
         loaded = registry.load_model(str(out), store)  # proves the export loads before we say so
     console.print(f"exported {uri} to [bold]{out}[/] ({loaded.scorer.kind}, tags {', '.join(loaded.scorer.tags)})")
@@ -59,11 +46,10 @@ def export(
 def list_models(tracking_uri: Optional[str] = TrackingOpt) -> None:
     """Registered models, versions, aliases and the runs that produced them."""
     from training import registry
-    from training.cli.train_cmd import user_errors
 
     console = Console()
     with user_errors(console):
-        rows = registry.list_models(_store(tracking_uri))
+        rows = registry.list_models(store_uri(tracking_uri))
     table = Table(title="registered models")
     for col in ("name", "version", "aliases", "run", "created (UTC)"):
         table.add_column(col)
@@ -73,46 +59,10 @@ def list_models(tracking_uri: Optional[str] = TrackingOpt) -> None:
     console.print(table if rows else "no registered models yet: run `stance train baseline ...`")
 
 
-def evaluate(
-    model_uri: str = typer.Argument(..., help="models:/NAME@alias, models:/NAME/VERSION, runs:/..., or a model directory."),
-    labeled: Path = typer.Argument(..., help="Labeled JSONL or snapshot directory to score."),
-    log_to_run: bool = typer.Option(False, "--log-to-run", help="Log the metrics and plots to the model's MLflow run."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", min=10, help="Bootstrap resamples for the 95% intervals."),
-    tracking_uri: Optional[str] = TrackingOpt,
-) -> None:
-    """Score a labeled file with a model: per-tag P/R/F1/PR-AUC, micro/macro F1 with 95% intervals."""
-    from training import tracking
-    from training.cli.train_cmd import _result_table, user_errors
-    from training.evaluate import evaluate_scorer
-    from training.labeled import load_labeled
-    from training.metrics import flatten_metrics
-    from training.registry import load_model
-
-    console = Console()
-    with user_errors(console):
-        store = tracking.resolve_tracking_uri(tracking_uri)
-        loaded = load_model(model_uri, store)
-        rows = load_labeled(labeled, loaded.scorer.tags)
-        metrics, figures = evaluate_scorer(loaded.scorer, rows, n_boot=bootstrap)
-        if log_to_run:
-            if not loaded.run_id:
-                raise ValueError(f"{model_uri} has no MLflow run to log to; use a models:/ or runs:/ URI")
-            prefix = f"eval_{Path(labeled).stem}_"
-            tracking.log_to_existing_run(store, loaded.run_id, flatten_metrics(metrics, prefix),
-                                         {f"plots/{prefix}{k}": v for k, v in figures.items()})
-    console.print(_result_table({"test": metrics}))
-    who = f"{loaded.name or model_uri}" + (f" v{loaded.version}" if loaded.version else "")
-    console.print(f"model {who} ({loaded.scorer.kind}) on {labeled}: macro-F1 {metrics['macro_f1']:.3f} "
-                  f"[{metrics['macro_f1_low']:.3f}, {metrics['macro_f1_high']:.3f}]")
-    if log_to_run:
-        console.print(f"logged to run {loaded.run_id}")
-
-
 def register(app: typer.Typer) -> None:
-    """Add `models promote|export|list` and `evaluate`."""
+    """Add `models promote|export|list`."""
     models_app = typer.Typer(help="The MLflow model registry: list, promote, export.", no_args_is_help=True)
     models_app.command("promote")(promote)
     models_app.command("export")(export)
     models_app.command("list")(list_models)
     app.add_typer(models_app, name="models")
-    app.command("evaluate")(evaluate)

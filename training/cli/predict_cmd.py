@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from labeling.config import CONFIG_DIR, ConfigError, load_config
+from training.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, fail
 from training.predict.engine import PredictOptions, PredictReport, article_source, check_outputs, predict, sentence_source
 from training.predict.inputs import estimate_units
 from training.predict.output import ResumeError
@@ -20,11 +21,6 @@ from training.predict.output import ResumeError
 class Engine(str, Enum):
     local = "local"
     spark = "spark"
-
-
-def _fail(console: Console, message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 def model_identity(loaded: Any) -> str:
@@ -104,7 +100,7 @@ def register(app: typer.Typer) -> None:
             if engine is Engine.local:
                 check_outputs(out, summary, errors_file)
         except (ConfigError, ValueError) as exc:
-            raise _fail(console, str(exc))
+            raise fail(console, str(exc))
         loaded = _load(console, model)
         if engine is Engine.spark:
             _spark(console, inputs, model, loaded, out, sentences, summary, errors_file, resume, master, options,
@@ -125,13 +121,13 @@ def register(app: typer.Typer) -> None:
                                  top_n=options.top_n, workers=options.workers, progress=advance)
                 bar.update(task, completed=bar.tasks[0].completed, total=bar.tasks[0].completed)
         except (ResumeError, ConfigError) as exc:
-            raise _fail(console, str(exc))
+            raise fail(console, str(exc))
         except KeyboardInterrupt:
-            raise _fail(console, f"interrupted; {out} was not written. The chunks scored so far are kept: "
-                                 "run the same command with --resume to continue.", code=130)
+            raise fail(console, f"interrupted; {out} was not written. The chunks scored so far are kept: "
+                                 "run the same command with --resume to continue.", code=EXIT_INTERRUPTED)
         _print_report(console, report)
         if report.error_count:
-            raise typer.Exit(1)
+            raise typer.Exit(EXIT_FAILED)
 
 
 def _default_errors_file(out: Path) -> Path:
@@ -147,7 +143,7 @@ def _load(console: Console, uri: str) -> Any:
     try:
         return load_model(uri)
     except (ValueError, OSError) as exc:
-        raise _fail(console, f"cannot load model: {exc}")
+        raise fail(console, f"cannot load model: {exc}")
 
 
 def _spark(console: Console, inputs: list[Path], uri: str, loaded: Any, out: Path, sentences: bool, summary: Optional[Path],
@@ -160,14 +156,14 @@ def _spark(console: Console, inputs: list[Path], uri: str, loaded: Any, out: Pat
     from training.predict import spark as spark_engine
 
     if resume:
-        raise _fail(console, "--resume is for the local engine; a Spark job is rerun as a whole")
+        raise fail(console, "--resume is for the local engine; a Spark job is rerun as a whole")
     for path in (out, summary):
         if path is not None and path.suffix.lower() != ".parquet":
-            raise _fail(console, f"{path}: --engine spark writes Parquet folders; use a .parquet name")
+            raise fail(console, f"{path}: --engine spark writes Parquet folders; use a .parquet name")
     try:
         spark_engine.require_pyspark()
     except RuntimeError as exc:
-        raise _fail(console, str(exc))
+        raise fail(console, str(exc))
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:
         master = "local[*]"  # not under spark-submit, which sets the master itself
@@ -181,7 +177,7 @@ def _spark(console: Console, inputs: list[Path], uri: str, loaded: Any, out: Pat
                 ingest_options=ingest_options, text_col=options.text_col, id_col=options.id_col,
                 summary=None if summary is None else str(summary), errors_file=errors_file, top_n=options.top_n)
         except ValueError as exc:
-            raise _fail(console, str(exc))
+            raise fail(console, str(exc))
         finally:
             if master is not None:
                 spark.stop()
@@ -191,4 +187,4 @@ def _spark(console: Console, inputs: list[Path], uri: str, loaded: Any, out: Pat
                                    for e in result["errors"][:10]])
     _print_report(console, report)
     if report.error_count:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)

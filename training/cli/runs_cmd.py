@@ -8,9 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from labeling.config import CONFIG_DIR, load_config
-
-TrackingOpt = typer.Option(None, "--tracking-uri", help="MLflow store; default MLFLOW_TRACKING_URI or data/mlflow/mlflow.db.")
+from training.cli.common import TrackingOpt, store_uri, tracking_config, user_errors
 
 
 def _rows(tracking_uri: Optional[str], experiment: Optional[str], limit: int) -> tuple[list[dict], list[str]]:
@@ -18,9 +16,8 @@ def _rows(tracking_uri: Optional[str], experiment: Optional[str], limit: int) ->
     from training import tracking
     from training.runs import compare_rows
 
-    tcfg = load_config(tracking.TrackingConfig, CONFIG_DIR / "tracking.yaml")
-    uri = tracking.resolve_tracking_uri(tracking_uri, tcfg)
-    tracking.check_reachable(uri)
+    tcfg = tracking_config()
+    uri = store_uri(tracking_uri)
     tags = load_schema().names
     return compare_rows(tracking.search_runs(uri, experiment or tcfg.experiment, limit), tags), tags
 
@@ -31,7 +28,6 @@ def compare(
     limit: int = typer.Option(20, "--limit", min=1, help="Newest runs to show."),
 ) -> None:
     """Runs side by side: model, data fingerprint, macro-F1 with interval, per-tag F1, train time."""
-    from training.cli.train_cmd import user_errors
     from training.runs import fmt
 
     console = Console()
@@ -58,7 +54,6 @@ def report(
 ) -> None:
     """Write a self-contained HTML report: run table and a per-tag F1 plot across runs."""
     from labeling.io import atomic_open
-    from training.cli.train_cmd import user_errors
     from training.runs import html_report
 
     console = Console()

@@ -1,4 +1,4 @@
-"""`stance dataset build`, `stance train baseline|finetune|distil` (and the model/run groups, registered here).
+"""`stance train baseline|finetune|distil`: train a model, track the run in MLflow, register the model.
 
 Commands validate everything (labeled rows, config, tracking store, backbone) before any
 training starts; user errors print one red line and exit 2.
@@ -8,80 +8,29 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from labeling.config import CONFIG_DIR, ConfigError, load_config
+from labeling.config import CONFIG_DIR, load_config
 from labeling.schema import load_schema
-from training.cli import models_cmd, runs_cmd
+from training.cli.common import TrackingOpt, metrics_table, tracking_config, user_errors
 
-USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, RuntimeError, ConfigError)
-TrackingOpt = typer.Option(None, "--tracking-uri", help="MLflow store; default MLFLOW_TRACKING_URI or data/mlflow/mlflow.db.")
-
-
-@contextlib.contextmanager
-def user_errors(console: Console, code: int = 2) -> Iterator[None]:
-    """Turn user-facing errors (bad data, config, store) into a red message and exit `code`."""
-    try:
-        yield
-    except USER_ERRORS as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(code) from None
+SourceArg = typer.Argument(..., help="Dataset directory (stance dataset build), labeled JSONL or snapshot.")
+KeepOpt = typer.Option(None, "--keep", help="Also keep the raw model directory here (must not exist).")
+SeedOpt = typer.Option(None, "--seed", help="Override the seed.")
+EpochsOpt = typer.Option(None, "--epochs", help="Maximum epochs (early stopping may end sooner).")
 
 
-def _counts_table(meta: dict[str, Any]) -> Table:
-    table = Table(title=f"dataset {meta['fingerprint']}  ({meta['source']})")
-    table.add_column("split")
-    table.add_column("rows", justify="right")
-    keys = list(meta["tags"]) + ["none"]
-    for key in keys:
-        table.add_column(key, justify="right")
-    for name, counts in meta["tag_counts"].items():
-        table.add_row(name, str(meta["sizes"][name]), *(str(counts[k]) for k in keys))
-    return table
-
-
-def dataset_build(
-    source: Path = typer.Argument(..., help="Labeled JSONL, a snapshot directory, or data/annotations/ (newest snapshot)."),
-    out: Path = typer.Option(..., "--out", help="Output directory for the DatasetDict (replaced atomically)."),
-    config: Path = typer.Option(CONFIG_DIR / "dataset.yaml", "--config", help="Split ratios and seed (YAML)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Override the split seed."),
-) -> None:
-    """Split labeled sentences into train/validation/test without group or article leakage."""
-    from training.dataset import DatasetConfig, save_dataset
-    from training.experiment import prepare_splits
-
-    console = Console()
-    with user_errors(console):
-        cfg = load_config(DatasetConfig, config, {"seed": seed})
-        splits, meta = prepare_splits(source, load_schema().names, cfg)
-        save_dataset(splits, meta, out)
-    console.print(_counts_table(meta))
-    console.print(f"saved to [bold]{out}[/] (fingerprint {meta['fingerprint']})")
-
-
-def _result_table(summary: dict[str, Any]) -> Table:
-    test = summary.get("test") or summary.get("validation")
-    split = "test" if summary.get("test") else "validation"
-    table = Table(title=f"{split} set ({test['n']} sentences)")
-    for col in ("tag", "precision", "recall", "F1", "PR-AUC", "support"):
-        table.add_column(col, justify="right" if col != "tag" else "left")
-    for tag, m in test["per_tag"].items():
-        table.add_row(tag, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}",
-                      f"{m['pr_auc']:.3f}", str(m["support"]))
-    table.add_section()
-    for avg in ("macro", "micro"):
-        table.add_row(f"{avg} F1", "", "", f"{test[f'{avg}_f1']:.3f}",
-                      f"[{test[f'{avg}_f1_low']:.3f}, {test[f'{avg}_f1_high']:.3f}]", "")
-    return table
+def _register_as(default: str) -> Any:
+    return typer.Option(None, "--register-as", help=f"Registered model name (default {default}).")
 
 
 def _print_summary(console: Console, summary: dict[str, Any]) -> None:
     if "test" in summary or "validation" in summary:
-        console.print(_result_table(summary))
+        console.print(metrics_table(summary))
     console.print(f"run [bold]{summary['run_id']}[/]  data {summary['fingerprint']}  sizes {summary['sizes']}")
     console.print(f"trained in {summary['train_seconds']:.1f} s ({summary['sentences_per_second']:.0f} sentences/s)"
                   f"  params {({k: v for k, v in summary['params'].items() if k != 'thresholds'})}")
@@ -118,12 +67,12 @@ def _train(kind: str, source: Path, config: Path, overrides: dict[str, Any], tra
            register_as: Optional[str], keep: Optional[Path], cv: Optional[int]) -> None:
     from training import tracking
     from training.dataset import DatasetConfig, summarize
-    from training.experiment import cross_validate_tracked, prepare_splits, train_tracked
+    from training.train import cross_validate_tracked, prepare_splits, train_tracked
 
     console = Console()
     with user_errors(console):
         tags = load_schema().names
-        tcfg = load_config(tracking.TrackingConfig, CONFIG_DIR / "tracking.yaml")
+        tcfg = tracking_config()
         if kind == "baseline":
             from training.baseline import BaselineConfig as cfg_cls
         else:
@@ -160,30 +109,30 @@ def _train(kind: str, source: Path, config: Path, overrides: dict[str, Any], tra
 
 
 def train_baseline_command(
-    source: Path = typer.Argument(..., help="Dataset directory (stance dataset build), labeled JSONL or snapshot."),
+    source: Path = SourceArg,
     config: Path = typer.Option(CONFIG_DIR / "baseline.yaml", "--config", help="Baseline hyper-parameters (YAML)."),
     tracking_uri: Optional[str] = TrackingOpt,
-    register_as: Optional[str] = typer.Option(None, "--register-as", help="Registered model name (default stance-baseline)."),
+    register_as: Optional[str] = _register_as("stance-baseline"),
     keep: Optional[Path] = typer.Option(None, "--keep", help="Also keep the raw model directory here."),
     cv: Optional[int] = typer.Option(None, "--cv", min=2, help="Grouped K-fold instead: mean and spread per metric."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Override the seed."),
+    seed: Optional[int] = SeedOpt,
 ) -> None:
     """TF-IDF word + char n-grams into one-vs-rest logistic regression; C chosen by grouped CV."""
     _train("baseline", source, config, {"seed": seed}, tracking_uri, register_as, keep, cv)
 
 
 def train_finetune_command(
-    source: Path = typer.Argument(..., help="Dataset directory (stance dataset build), labeled JSONL or snapshot."),
+    source: Path = SourceArg,
     config: Path = typer.Option(CONFIG_DIR / "finetune.yaml", "--config", help="Fine-tuning hyper-parameters (YAML)."),
     tracking_uri: Optional[str] = TrackingOpt,
-    register_as: Optional[str] = typer.Option(None, "--register-as", help="Registered model name (default stance-finetune)."),
-    keep: Optional[Path] = typer.Option(None, "--keep", help="Also keep the raw model directory here (must not exist)."),
+    register_as: Optional[str] = _register_as("stance-finetune"),
+    keep: Optional[Path] = KeepOpt,
     cv: Optional[int] = typer.Option(None, "--cv", min=2, help="Grouped K-fold instead: mean and spread per metric."),
     backbone: Optional[str] = typer.Option(None, "--backbone", help="Local model directory or cached hub name."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs (early stopping may end sooner)."),
+    epochs: Optional[int] = EpochsOpt,
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Token limit per sentence."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Training batch size."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Override the seed."),
+    seed: Optional[int] = SeedOpt,
     num_layers: Optional[int] = typer.Option(
         None, "--num-layers", min=1,
         help=("Keep only the backbone's first N layers: faster scoring, lower quality (4 of 6: 1.5x, -0.07 dev "
@@ -196,19 +145,19 @@ def train_finetune_command(
 
 
 def train_distil_command(
-    source: Path = typer.Argument(..., help="Dataset directory (stance dataset build), labeled JSONL or snapshot."),
+    source: Path = SourceArg,
     teacher: str = typer.Option(..., "--teacher", help=(
         "The fine-tuned transformer to learn from: models:/NAME@alias, models:/NAME/VERSION, runs:/RUN_ID/model "
         "or a model directory.")),
     config: Path = typer.Option(CONFIG_DIR / "distill.yaml", "--config", help="Student hyper-parameters (YAML)."),
     tracking_uri: Optional[str] = TrackingOpt,
-    register_as: Optional[str] = typer.Option(None, "--register-as", help="Registered model name (default stance-distilled)."),
-    keep: Optional[Path] = typer.Option(None, "--keep", help="Also keep the raw model directory here (must not exist)."),
+    register_as: Optional[str] = _register_as("stance-distilled"),
+    keep: Optional[Path] = KeepOpt,
     num_layers: Optional[int] = typer.Option(None, "--num-layers", min=1, help="Layers the student keeps (default 3 of 6)."),
     weight: Optional[float] = typer.Option(None, "--weight", min=0, max=1, help=(
         "Share of the teacher's probabilities in the training targets (default 0.5; the rest is the gold label).")),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum epochs (early stopping may end sooner)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Override the seed."),
+    epochs: Optional[int] = EpochsOpt,
+    seed: Optional[int] = SeedOpt,
 ) -> None:
     """Distil a smaller, faster transformer from a fine-tuned one, for large scoring jobs.
 
@@ -223,14 +172,9 @@ def train_distil_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `dataset`, `train`, `models`, `runs` and `evaluate` to the top-level app."""
-    dataset_app = typer.Typer(help="Build grouped, stratified train/validation/test splits.", no_args_is_help=True)
+    """Add `train baseline|finetune|distil` to the top-level app."""
     train_app = typer.Typer(help="Train a model, log it to MLflow and register it.", no_args_is_help=True)
-    dataset_app.command("build")(dataset_build)
     train_app.command("baseline")(train_baseline_command)
     train_app.command("finetune")(train_finetune_command)
     train_app.command("distil")(train_distil_command)
-    app.add_typer(dataset_app, name="dataset")
     app.add_typer(train_app, name="train")
-    models_cmd.register(app)
-    runs_cmd.register(app)
