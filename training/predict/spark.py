@@ -7,8 +7,8 @@ and values as the local engine) are written as a folder of Parquet parts that is
 into place only when complete. pyspark is an optional dependency (`pip install
 'stance-lab[spark]'`), imported only here.
 
-On a cluster run this file with spark-submit (see docs/predict.md):
-    spark-submit --master yarn training/predict/spark.py INPUT... --model URI --out OUT
+On a cluster, spark-submit the CLI's entry script (see the README):
+    spark-submit --master yarn training/cli/spark_submit.py INPUT... --model URI --out OUT
 """
 from __future__ import annotations
 
@@ -271,15 +271,3 @@ def run_spark(spark: Any, inputs: Sequence[str], model_uri: str, tags: Sequence[
     counts = written.agg(F.count("*").alias("n"), F.countDistinct("article_id").alias("a")).collect()[0]
     return {"articles": int(counts["a"]), "sentences": int(counts["n"]), "errors": errors,
             "seconds": time.perf_counter() - started}
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """spark-submit entry point: the `stance predict` command with `--engine spark`."""
-    from training.cli import build_app
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    build_app()(["predict", *args, "--engine", "spark"], prog_name="stance")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,23 @@
+"""spark-submit entry script: `stance predict ... --engine spark` with the master spark-submit set.
+
+    spark-submit --master yarn training/cli/spark_submit.py INPUT... --model URI --out OUT
+
+It lives in the CLI (the library's Spark engine, training.predict.spark, never imports
+the CLI).
+"""
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from training.cli import build_app
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run `stance predict ARGV... --engine spark`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    build_app()(["predict", *args, "--engine", "spark"], prog_name="stance")
+
+
+if __name__ == "__main__":
+    main()
