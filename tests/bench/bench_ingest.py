@@ -86,7 +86,7 @@ RUNS = 3
 
 _CHILD = """
 import json, resource, sys, time
-from labeling.ingest import IngestOptions, run_ingest
+from labeling.ingest.pipeline import IngestOptions, run_ingest
 options = IngestOptions()
 options.tagger()._model()  # model load is a fixed cost, not throughput
 t0, c0 = time.perf_counter(), time.process_time()

@@ -137,7 +137,7 @@ def _vm_hwm_mb() -> float:
 
 
 def _engine_rate(args: dict[str, Any]) -> dict[str, Any]:
-    from labeling.ingest import IngestOptions
+    from labeling.ingest.pipeline import IngestOptions
     from training.predict.engine import article_source, predict
     from training.scoring import load_scorer
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from labeling.ingest import IngestOptions
+from labeling.ingest.pipeline import IngestOptions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from labeling.boilerplate import line_reason
-from labeling.clean import clean_article
+from labeling.ingest.boilerplate import line_reason
+from labeling.ingest.clean import clean_article
 
 BODY = [
     "The Republic of Ostland warned on Tuesday that it would deploy additional naval units",

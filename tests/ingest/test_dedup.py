@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from labeling.dedup import GroupIndex, assign_groups, content_stems
+from labeling.ingest.dedup import GroupIndex, assign_groups, content_stems
 
 OUTLETS = [
     "Ostland refuses to consider our proposals to reduce tension and prevent dangerous incidents, Kallis said.",
@@ -56,7 +56,7 @@ def test_missing_field_is_an_error_naming_it():
 
 
 def test_index_rejects_bands_that_do_not_divide_permutations():
-    from labeling.dedup import GroupOptions
+    from labeling.ingest.dedup import GroupOptions
 
     with pytest.raises(ValueError, match="multiple of rows_per_band"):
         GroupIndex(GroupOptions(num_perm=63, rows_per_band=2))
@@ -66,7 +66,7 @@ def test_batched_signatures_equal_datasketch_minhash():
     import numpy as np
     from datasketch import MinHash
 
-    from labeling.dedup import stem_id, stem_ids
+    from labeling.ingest.dedup import stem_id, stem_ids
 
     index = GroupIndex()
     stems = [content_stems(t) for t in OUTLETS]
@@ -80,7 +80,7 @@ def test_batched_signatures_equal_datasketch_minhash():
 def test_vectorised_verification_matches_set_arithmetic():
     import numpy as np
 
-    from labeling.dedup import GroupOptions
+    from labeling.ingest.dedup import GroupOptions
 
     texts = OUTLETS + UNRELATED + ["Ostland refuses to consider proposals, Kallis said on Tuesday in the harbour."]
     index = GroupIndex(GroupOptions())
@@ -99,7 +99,7 @@ def test_vectorised_verification_matches_set_arithmetic():
 
 
 def test_bands_of_three_rows_still_group_the_shared_quote():
-    from labeling.dedup import GroupOptions
+    from labeling.ingest.dedup import GroupOptions
 
     records = _records(OUTLETS[:2] + UNRELATED)
     assign_groups(records, GroupOptions(num_perm=96, rows_per_band=3))

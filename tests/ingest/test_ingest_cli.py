@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from labeling.ingest import RECORD_FIELDS, article_sentences
-from labeling.readers import Article
+from labeling.ingest.pipeline import RECORD_FIELDS, article_sentences
+from labeling.ingest.readers import Article
 from tests.helpers import cli_invoker
 
 stance = cli_invoker()

@@ -1,9 +1,9 @@
 """Offline language tags."""
 from __future__ import annotations
 
-from labeling.ingest import article_sentences
-from labeling.language import LanguageOptions, LanguageTagger
-from labeling.readers import Article
+from labeling.ingest.pipeline import article_sentences
+from labeling.ingest.language import LanguageOptions, LanguageTagger
+from labeling.ingest.readers import Article
 
 
 def test_languages_are_detected_offline():

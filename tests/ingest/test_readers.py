@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from labeling.readers import Article, ReadError, ReadOptions, decode_bytes, iter_articles
+from labeling.ingest.readers import Article, ReadError, ReadOptions, decode_bytes, iter_articles
 
 RUSSIAN = "Министр заявил, что переговоры возобновятся на следующей неделе в Женеве."
 FRENCH = "Le ministre a déclaré que les négociations reprendront à Genève après l'été."

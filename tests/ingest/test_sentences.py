@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from labeling.clean import clean_article
-from labeling.sentences import split_lines, split_text
+from labeling.ingest.clean import clean_article
+from labeling.ingest.sentences import split_lines, split_text
 
 
 def test_glued_boundaries_are_split():

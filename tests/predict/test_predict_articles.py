@@ -6,7 +6,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from labeling.ingest import IngestOptions
+from labeling.ingest.pipeline import IngestOptions
 from tests.helpers import TAGS, read_jsonl
 from training.predict.engine import article_source, for_prediction, predict
 from training.scoring import load_scorer

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from labeling.ingest import IngestOptions
+from labeling.ingest.pipeline import IngestOptions
 from tests.helpers import TAGS, labeled_rows, read_jsonl
 from training.predict.engine import article_source, predict
 from training.scoring import load_scorer

@@ -6,7 +6,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from labeling.ingest import IngestOptions
+from labeling.ingest.pipeline import IngestOptions
 from tests.helpers import TAGS, labeled_rows
 from training.predict.engine import PredictOptions, article_source, predict, sentence_source
 from training.scoring import load_scorer

@@ -1,4 +1,4 @@
-"""`stance ingest`: articles in, sentence records out (see labeling.ingest)."""
+"""`stance ingest`: articles in, sentence records out (see labeling.ingest.pipeline)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from labeling.config import load_config
-from labeling.ingest import DEFAULT_CONFIG, IngestOptions, IngestSummary, run_ingest
+from labeling.ingest.pipeline import DEFAULT_CONFIG, IngestOptions, IngestSummary, run_ingest
 from labeling.io import atomic_open
 from training.cli.common import EXIT_FAILED, EXIT_USAGE, fail
 

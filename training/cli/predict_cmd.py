@@ -34,8 +34,8 @@ def model_identity(loaded: Any) -> str:
 
 def _ingest_options(text_col: Optional[str], id_col: Optional[str], title_col: Optional[str]) -> Any:
     """The options of `stance ingest` (configs/ingest.yaml), so articles are split the same way."""
-    from labeling.ingest import DEFAULT_CONFIG, IngestOptions
-    from labeling.readers import ReadOptions
+    from labeling.ingest.pipeline import DEFAULT_CONFIG, IngestOptions
+    from labeling.ingest.readers import ReadOptions
 
     options = load_config(IngestOptions, DEFAULT_CONFIG)
     columns = {k: v for k, v in {"text_col": text_col, "id_col": id_col, "title_col": title_col}.items() if v is not None}

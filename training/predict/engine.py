@@ -18,7 +18,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from labeling.config import StrictModel
-from labeling.ingest import IngestOptions
+from labeling.ingest.pipeline import IngestOptions
 from training.predict.inputs import Record, RecordError, iter_records
 from training.predict.output import (
     PartialRun,
@@ -167,9 +167,9 @@ def for_prediction(options: IngestOptions) -> IngestOptions:
 def article_source(inputs: Sequence[Path | str], ingest_options: IngestOptions) -> Source:
     """Items for article input: everything `stance ingest` reads, cleaned and split the same way.
 
-    `ingest_options` is a labeling.ingest.IngestOptions (its `read` part names table columns).
+    `ingest_options` is a labeling.ingest.pipeline.IngestOptions (its `read` part names table columns).
     """
-    from labeling.readers import ReadError, iter_articles
+    from labeling.ingest.readers import ReadError, iter_articles
 
     ingest_options = for_prediction(ingest_options)
 
@@ -185,7 +185,7 @@ def article_source(inputs: Sequence[Path | str], ingest_options: IngestOptions) 
 
 
 def _article_unit(item: Item, ingest_options: Any) -> Unit:
-    from labeling.ingest import article_sentences
+    from labeling.ingest.pipeline import article_sentences
 
     if isinstance(item.payload, dict):
         return Unit(key=item.key, error=item.payload)

@@ -1,7 +1,7 @@
 """`stance predict --engine spark`: the same job on Apache Spark.
 
 Parquet in, Parquet out. Articles are cleaned and split on the executors with the same
-ingestion code as the local engine (`labeling.ingest.article_sentences`), sentences are
+ingestion code as the local engine (`labeling.ingest.pipeline.article_sentences`), sentences are
 scored by the MLflow model through `mlflow.pyfunc.spark_udf`, and the rows (same columns
 and values as the local engine) are written as a folder of Parquet parts that is renamed
 into place only when complete. pyspark is an optional dependency (`pip install
@@ -94,8 +94,8 @@ def split_articles(batches: Iterator[pd.DataFrame], ingest_options: Any) -> Iter
 
     Records become articles through the local readers' own function, so both engines read a row alike.
     """
-    from labeling.ingest import article_sentences
-    from labeling.readers import ReadError, record_article
+    from labeling.ingest.pipeline import article_sentences
+    from labeling.ingest.readers import ReadError, record_article
 
     for frame in batches:
         out: list[dict] = []
@@ -227,7 +227,7 @@ def run_spark(spark: Any, inputs: Sequence[str], model_uri: str, tags: Sequence[
     write `out` (a Parquet folder).
 
     `tags` are the model's tags (schema order). Articles are split with `ingest_options`
-    (labeling.ingest.IngestOptions); `sentences` reads records (`id_col`, `text_col`).
+    (labeling.ingest.pipeline.IngestOptions); `sentences` reads records (`id_col`, `text_col`).
     Returns {"articles", "sentences", "errors": [error dicts], "seconds"}. Unreadable
     input files and records without text are returned as errors (and written to
     `errors_file`), the rest is scored.

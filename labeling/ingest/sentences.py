@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from labeling.clean import CleanLine
+from labeling.ingest.clean import CleanLine
 
 _CANDIDATE = re.compile(r"[.!?…]+")
 _CLOSERS = "\"”’'»)]"

@@ -2,7 +2,7 @@
 
 Rules run in three passes over the lines of the article:
 1. a leading header of `key value` lines (`date 2021-12-02 URL`) is parsed into metadata;
-2. each line is checked on its own (labeling.boilerplate: menus, cookies, bylines, ...);
+2. each line is checked on its own (labeling.ingest.boilerplate: menus, cookies, bylines, ...);
 3. page context: the headline is found (the given title, or the first long line without
    sentence punctuation that comes before any prose), non-prose lines before it are
    navigation, repeats of earlier lines and of the headline are dropped, short lines
@@ -18,7 +18,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
-from labeling import boilerplate as bp
+from labeling.ingest import boilerplate as bp
 from labeling.config import StrictModel
 
 _HEADER = re.compile(r"^(date|url|title|source|id|author)\s*:?\s+(\S.*)$", re.IGNORECASE)

@@ -21,13 +21,13 @@ from typing import Any, BinaryIO, Callable, Iterator, Literal
 import orjson
 from pydantic import PrivateAttr
 
-from labeling.clean import CleanOptions, CleanResult, clean_article
+from labeling.ingest.clean import CleanOptions, CleanResult, clean_article
 from labeling.config import CONFIG_DIR, StrictModel
-from labeling.dedup import GroupIds, GroupIndex, GroupOptions, GroupReport, group_id_for
+from labeling.ingest.dedup import GroupIds, GroupIndex, GroupOptions, GroupReport, group_id_for
 from labeling.io import atomic_path
-from labeling.language import LanguageOptions, LanguageTagger
-from labeling.readers import Article, ReadError, ReadOptions, iter_articles
-from labeling.sentences import split_lines
+from labeling.ingest.language import LanguageOptions, LanguageTagger
+from labeling.ingest.readers import Article, ReadError, ReadOptions, iter_articles
+from labeling.ingest.sentences import split_lines
 
 DEFAULT_CONFIG = CONFIG_DIR / "ingest.yaml"
 RECORD_FIELDS = ["sentence_id", "article_id", "index", "text", "start", "end", "prev_text", "next_text", "kind",

@@ -31,7 +31,7 @@ from datasketch import MinHash
 from scipy import sparse
 
 from labeling.config import StrictModel
-from labeling.stems import content_stems, fmix32, stem_id, stem_ids, stems_of, words
+from labeling.ingest.stems import content_stems, fmix32, stem_id, stem_ids, stems_of, words
 
 __all__ = ["GroupIndex", "GroupIds", "GroupOptions", "GroupReport", "assign_groups", "content_stems", "group_id_for",
            "stem_id", "stem_ids"]
