@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,7 +18,7 @@ from datasets import Dataset, DatasetDict, load_from_disk
 from pydantic import model_validator
 
 from labeling.config import StrictModel
-from labeling.io import atomic_open
+from labeling.io import atomic_dir, atomic_open
 from training.labeled import label_matrix
 
 SPLITS = ("train", "validation", "test")
@@ -163,15 +162,10 @@ def summarize(splits: dict[str, list[dict]], tags: Sequence[str], cfg: DatasetCo
 def save_dataset(splits: dict[str, list[dict]], meta: dict[str, Any], out_dir: Path | str) -> Path:
     """Save the DatasetDict and dataset_meta.json to `out_dir`, replacing it only when complete."""
     out_dir = Path(out_dir)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    to_dataset_dict(splits).save_to_disk(str(tmp))
-    with atomic_open(tmp / META_FILE) as fh:
-        json.dump(meta, fh, indent=2, ensure_ascii=False)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        to_dataset_dict(splits).save_to_disk(str(tmp))
+        with atomic_open(tmp / META_FILE) as fh:
+            json.dump(meta, fh, indent=2, ensure_ascii=False)
     return out_dir
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from labeling.config import StrictModel
-from labeling.io import atomic_open
+from labeling.io import atomic_open, replace_dir
 from training.backbones import DEFAULT_BACKBONE, resolve_backbone
 from training.finetune_trainer import EpochHook, EpochTracker, build_trainer, macro_f1
 from training.preprocess import PREPROCESS_VERSION, normalize_text
@@ -270,7 +270,5 @@ def _write_model_dir(
     # meta.json last: a directory with meta.json is a complete model directory.
     with atomic_open(build_dir / "meta.json") as fh:
         json.dump(meta, fh, indent=2)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    build_dir.rename(out_dir)
+    replace_dir(build_dir, out_dir)
     return extra

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -24,6 +23,7 @@ import yaml
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from labeling.io import replace_dir
 from training.model_dir import META_FILE, Scorer, output_frame
 from training.pyfunc_model import ARTIFACT_KEY, StancePyfunc
 from training.scoring import load_scorer
@@ -151,9 +151,7 @@ def download_model(model_uri: str, out_dir: Path, uri: str) -> Path:
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
         except MlflowException as exc:
             raise TrackingError(f"model URI {model_uri!r} does not resolve in {uri}: {exc.message}") from None
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        shutil.move(str(local), str(out_dir))
+        replace_dir(local, out_dir)
     return out_dir
 
 

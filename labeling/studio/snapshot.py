@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from labeling.io import read_jsonl, write_jsonl
+from labeling.io import atomic_dir, read_jsonl, write_jsonl
 from labeling.studio.export import ExportResult
 
 LABELED = "labeled.jsonl"
@@ -91,11 +89,7 @@ def write_snapshot(root: Path | str, export: Any, result: ExportResult, meta: di
     root.mkdir(parents=True, exist_ok=True)
     now = now or datetime.now(timezone.utc)
     name = _new_name(root, now)
-    tmp = root / f".{name}.partial"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    with atomic_dir(root / name) as tmp:
         (tmp / EXPORT).write_text(json.dumps(export, ensure_ascii=False, indent=1), encoding="utf-8")
         write_jsonl(tmp / LABELED, result.rows)
         write_jsonl(tmp / ANNOTATIONS, result.annotations)
@@ -103,8 +97,4 @@ def write_snapshot(root: Path | str, export: Any, result: ExportResult, meta: di
         summary = dict(meta, created=now.isoformat(), counts=result.counts, content_hash=fingerprint,
                        previous=previous.name if previous else None)
         (tmp / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
-        os.rename(tmp, root / name)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return root / name, True

@@ -16,17 +16,15 @@ import glob
 import json
 import os
 import re
-import shutil
 import sys
 import time
 import urllib.parse
-import uuid
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import pandas as pd
 
-from labeling.io import atomic_open
+from labeling.io import atomic_dir, atomic_open
 from training.registry import spark_udf
 
 SPLIT_COLUMNS = ["article_id", "sentence_id", "index", "text", "source", "line", "error"]
@@ -175,31 +173,14 @@ def check_parquet_inputs(inputs: Sequence[str]) -> tuple[list[str], list[dict]]:
     return good, errors
 
 
-def _swap_into_place(tmp: Path, target: Path) -> None:
-    # A folder cannot be renamed over another: move the old one aside first, then drop it.
-    old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-    if target.exists():
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old.exists():
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
-
-
 def _write_parquet(frame: Any, target: str) -> None:
     """Write a Spark frame as a Parquet folder; local targets appear only when complete."""
     if is_remote(target):
         # Non-local stores: Spark's commit protocol writes _SUCCESS only after every part.
         frame.write.mode("overwrite").parquet(target)
         return
-    path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
+    with atomic_dir(Path(target)) as tmp:
         frame.write.mode("overwrite").parquet(str(tmp.resolve()))
-        _swap_into_place(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def _summary_udf(tags: list[str], top_n: int):
