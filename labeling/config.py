@@ -2,7 +2,7 @@
 
 Each component owns its defaults (the model's field defaults); a YAML file overrides
 only what differs, and CLI flags override the YAML. Unknown keys and bad values fail
-with a message that names the key and the file.
+with a message that names the key and the file; a config file the user names must exist.
 """
 from __future__ import annotations
 
@@ -38,10 +38,13 @@ def _describe(err: ValidationError, source: str) -> str:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping; a missing file reads as empty, anything but a mapping is an error."""
+    """Read a YAML mapping (an empty file reads as {}).
+
+    Raises ConfigError when the file does not exist, is not valid YAML or not a mapping.
+    """
     path = Path(path)
-    if not path.exists():
-        return {}
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -53,12 +56,18 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_config(cls: type[T], path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> T:
-    """Build `cls` from its defaults, then the YAML at `path`, then `overrides`.
+def load_config(cls: type[T], path: Path | str | None = None, overrides: dict[str, Any] | None = None,
+                default: Path | str | None = None) -> T:
+    """Build `cls` from its defaults, then a YAML file, then `overrides`.
 
+    The YAML file is `path` (a file the user named: it must exist), else `default` (the
+    project's configs/<command>.yaml) when that file is there: an installed package
+    without the project's configs/ folder runs on the built-in defaults.
     Overrides whose value is None are ignored, so unset CLI flags keep the YAML value.
-    Raises ConfigError naming the file and key on unknown keys or bad values.
+    Raises ConfigError naming the file and key on a missing `path`, unknown keys or bad values.
     """
+    if path is None and default is not None and Path(default).is_file():
+        path = default
     source = str(path) if path is not None else cls.__name__
     data = read_yaml(Path(path)) if path is not None else {}
     for key, value in (overrides or {}).items():

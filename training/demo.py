@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from labeling.config import CONFIG_DIR, PROJECT_ROOT, StrictModel, load_config
+from labeling.config import PROJECT_ROOT, StrictModel
 from labeling.io import read_jsonl
 
 
@@ -84,7 +84,7 @@ def choose_champion(candidates: list[dict[str, Any]]) -> dict[str, Any]:
 def _candidates(cfg: DemoConfig, root: Path) -> list[dict[str, Any]]:
     from training import tracking
 
-    tcfg = load_config(tracking.TrackingConfig, CONFIG_DIR / "tracking.yaml")
+    tcfg = tracking.load_tracking_config()
     uri = tracking.resolve_tracking_uri(cfg.tracking_uri, tcfg)
     runs = tracking.search_runs(uri, tcfg.experiment, max_results=20)
     return [newest_registered(runs, kind) for kind in ("baseline", "finetune")]

@@ -20,9 +20,10 @@ import mlflow
 import pandas as pd
 from matplotlib.figure import Figure
 
-from labeling.config import PROJECT_ROOT, StrictModel
+from labeling.config import CONFIG_DIR, PROJECT_ROOT, StrictModel, load_config
 
 MLFLOW_DIR = PROJECT_ROOT / "data" / "mlflow"
+TRACKING_CONFIG = CONFIG_DIR / "tracking.yaml"
 
 
 class TrackingConfig(StrictModel):
@@ -45,9 +46,20 @@ def default_tracking_uri() -> str:
     return f"sqlite:///{MLFLOW_DIR / 'mlflow.db'}"
 
 
+def load_tracking_config(path: Path | str | None = None) -> TrackingConfig:
+    """`path`, else configs/tracking.yaml, as a TrackingConfig (ConfigError on a missing `path` or bad keys)."""
+    return load_config(TrackingConfig, path, default=TRACKING_CONFIG)
+
+
 def resolve_tracking_uri(flag: str | None = None, cfg: TrackingConfig | None = None) -> str:
-    """The store to use: the CLI flag, else MLFLOW_TRACKING_URI, else the config, else the default."""
-    return flag or os.environ.get("MLFLOW_TRACKING_URI") or (cfg.tracking_uri if cfg else None) or default_tracking_uri()
+    """The store to use: the CLI flag, else MLFLOW_TRACKING_URI, else the config's `tracking_uri`
+    (`cfg`, default configs/tracking.yaml), else the project's SQLite store."""
+    if flag:
+        return flag
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    cfg = cfg if cfg is not None else load_tracking_config()
+    return cfg.tracking_uri or default_tracking_uri()
 
 
 def _artifact_root(uri: str) -> str | None:

@@ -43,7 +43,7 @@ def load_studio_config(path: Path | str | None = None, **overrides) -> StudioCon
 
     Raises labeling.config.ConfigError naming the key on unknown keys or bad values.
     """
-    return load_config(StudioConfig, path if path is not None else DEFAULT_STUDIO_CONFIG, overrides)
+    return load_config(StudioConfig, path, overrides, default=DEFAULT_STUDIO_CONFIG)
 
 
 def resolve_path(value: str | Path) -> Path:

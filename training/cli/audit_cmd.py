@@ -85,7 +85,7 @@ def audit_cmd(
     try:
         tags = load_schema().names
         rows = load_labeled(labeled, tags)
-        cfg = load_config(BaselineConfig, CONFIG_DIR / "baseline.yaml")
+        cfg = load_config(BaselineConfig, default=CONFIG_DIR / "baseline.yaml")
         with Progress(console=console, transient=True) as progress:
             bar = progress.add_task(f"{folds}-fold out-of-fold baseline", total=folds)
             probs = out_of_fold_probs(rows, tags, folds, cfg, on_fold=lambda _: progress.advance(bar))

@@ -6,7 +6,6 @@ Command modules import from here, never from each other.
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import typer
@@ -14,7 +13,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labeling.config import CONFIG_DIR, load_config
 
 # Errors a user can act on (bad data, option, config, model URI, store, server): one red
 # line, no traceback. ConfigError, LabeledDataError, CVError, SplitError, ExportError,
@@ -26,12 +24,18 @@ EXIT_FAILED = 1  # the command ran but some of its work failed (skipped inputs, 
 EXIT_USAGE = 2  # bad options, data, config or store: refused before any work
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
-TRACKING_CONFIG = CONFIG_DIR / "tracking.yaml"
-
 TrackingOpt = typer.Option(None, "--tracking-uri", help="MLflow store; default MLFLOW_TRACKING_URI, configs/tracking.yaml, "
                                                         "then data/mlflow/mlflow.db.")
 StudioConfigOpt = typer.Option(None, "--config", help="Studio settings YAML (default configs/studio.yaml).")
 SchemaOpt = typer.Option(None, "--schema", help="Label schema YAML (default configs/labels.yaml).")
+
+
+def config_opt(what: str, name: str) -> Any:
+    """The `--config FILE` option of a command whose defaults live in configs/NAME.
+
+    Unset, the command reads configs/NAME when it is there; a FILE given must exist.
+    """
+    return typer.Option(None, "--config", help=f"{what} (YAML; default configs/{name}).")
 
 
 def print_error(console: Console, message: Any) -> None:
@@ -54,19 +58,20 @@ def user_errors(console: Console, code: int = EXIT_USAGE) -> Iterator[None]:
         raise fail(console, exc, code) from None
 
 
-def tracking_config(path: Optional[Path] = None) -> Any:
-    """configs/tracking.yaml (or `path`) as a TrackingConfig."""
-    from training.tracking import TrackingConfig
+def tracking_config() -> Any:
+    """configs/tracking.yaml as a TrackingConfig (store, experiment, registered model names)."""
+    from training.tracking import load_tracking_config
 
-    return load_config(TrackingConfig, path or TRACKING_CONFIG)
+    return load_tracking_config()
 
 
 def store_uri(flag: Optional[str] = None, check: bool = True) -> str:
     """The tracking store a command uses: --tracking-uri, MLFLOW_TRACKING_URI, configs/tracking.yaml,
-    then the project's SQLite store. With `check`, fails early (TrackingError) when it cannot be used."""
+    then the project's SQLite store. With `check`, fails early (TrackingError) when it cannot be
+    used; commands that only read a model (evaluate, predict, label push --model) skip the check."""
     from training import tracking
 
-    uri = tracking.resolve_tracking_uri(flag, tracking_config())
+    uri = tracking.resolve_tracking_uri(flag)
     if check:
         tracking.check_reachable(uri)
     return uri

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from labeling.config import CONFIG_DIR, load_config
 from labeling.schema import load_schema
-from training.cli.common import user_errors
+from training.cli.common import config_opt, user_errors
 
 
 def _counts_table(meta: dict[str, Any]) -> Table:
@@ -28,7 +28,7 @@ def _counts_table(meta: dict[str, Any]) -> Table:
 def dataset_build(
     source: Path = typer.Argument(..., help="Labeled JSONL, a snapshot directory, or data/annotations/ (newest snapshot)."),
     out: Path = typer.Option(..., "--out", help="Output directory for the DatasetDict (replaced atomically)."),
-    config: Path = typer.Option(CONFIG_DIR / "dataset.yaml", "--config", help="Split ratios and seed (YAML)."),
+    config: Optional[Path] = config_opt("Split ratios and seed", "dataset.yaml"),
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the split seed."),
 ) -> None:
     """Split labeled sentences into train/validation/test without group or article leakage."""
@@ -37,7 +37,7 @@ def dataset_build(
 
     console = Console()
     with user_errors(console):
-        cfg = load_config(DatasetConfig, config, {"seed": seed})
+        cfg = load_config(DatasetConfig, config, {"seed": seed}, default=CONFIG_DIR / "dataset.yaml")
         splits, meta = prepare_splits(source, load_schema().names, cfg)
         save_dataset(splits, meta, out)
     console.print(_counts_table(meta))

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from labeling.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, load_config
 from labeling.io import read_jsonl
-from training.cli.common import EXIT_FAILED, EXIT_USAGE, fail
+from training.cli.common import EXIT_FAILED, EXIT_USAGE, config_opt, fail
 
 
 def register(app: typer.Typer) -> None:
@@ -54,7 +54,7 @@ def _champion_table(candidates: list[dict], champion: dict) -> Table:
 
 
 def demo(
-    config: Path = typer.Option(CONFIG_DIR / "demo.yaml", "--config", help="Demo paths and sizes (YAML)."),
+    config: Optional[Path] = config_opt("Demo paths and sizes", "demo.yaml"),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Fine-tuning epochs (default: configs/demo.yaml, then configs/finetune.yaml)."),
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow store; default the project's SQLite store."),
 ) -> None:
@@ -70,7 +70,8 @@ def demo(
     # logs and CI are not terminals: rich would fall back to 80 columns and fold every table
     console = probe if probe.is_terminal else Console(width=130)
     try:
-        cfg = load_config(DemoConfig, config, {"finetune_epochs": epochs, "tracking_uri": tracking_uri})
+        cfg = load_config(DemoConfig, config, {"finetune_epochs": epochs, "tracking_uri": tracking_uri},
+                          default=CONFIG_DIR / "demo.yaml")
     except ConfigError as exc:
         raise fail(console, exc, EXIT_USAGE) from None
 

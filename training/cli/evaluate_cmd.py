@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from training.cli.common import TrackingOpt, metrics_table, user_errors
+from training.cli.common import TrackingOpt, metrics_table, store_uri, user_errors
 
 
 def evaluate(
@@ -26,7 +26,7 @@ def evaluate(
 
     console = Console()
     with user_errors(console):
-        store = tracking.resolve_tracking_uri(tracking_uri)
+        store = store_uri(tracking_uri, check=False)
         loaded = load_model(model_uri, store)
         rows = load_labeled(labeled, loaded.scorer.tags)
         metrics, figures = evaluate_scorer(loaded.scorer, rows, n_boot=bootstrap)

@@ -13,11 +13,11 @@ from rich.table import Table
 from labeling.config import load_config
 from labeling.ingest.pipeline import DEFAULT_CONFIG, IngestOptions, IngestSummary, run_ingest
 from labeling.io import atomic_open
-from training.cli.common import EXIT_FAILED, EXIT_USAGE, fail
+from training.cli.common import EXIT_FAILED, EXIT_USAGE, config_opt, fail
 
 
-def _options(config: Path, flags: dict, read_flags: dict) -> IngestOptions:
-    options = load_config(IngestOptions, config)
+def _options(config: Optional[Path], flags: dict, read_flags: dict) -> IngestOptions:
+    options = load_config(IngestOptions, config, default=DEFAULT_CONFIG)
     for key, value in flags.items():
         if value is not None:
             setattr(options, key, value)
@@ -76,7 +76,7 @@ def ingest(
     show_dropped: bool = typer.Option(False, "--show-dropped", help="List every dropped boilerplate line with its reason."),
     allow_skips: bool = typer.Option(False, "--allow-skips", help="Exit 0 even when some inputs were skipped."),
     errors: Optional[Path] = typer.Option(None, "--errors", help="Write skipped inputs as JSON lines (path, line, message) here."),
-    config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="YAML config overriding the defaults."),
+    config: Optional[Path] = config_opt("Ingestion settings overriding the defaults", "ingest.yaml"),
 ) -> None:
     """Read articles, drop boilerplate, split and language-tag sentences, group near-duplicates.
 

@@ -27,7 +27,7 @@ from labeling.studio.push import (ensure_project, existing_by_group, push_groups
 from labeling.studio.settings import load_studio_config, resolve_path
 from labeling.studio.snapshot import ANNOTATIONS, latest_snapshot, read_rows
 from labeling.studio.tasks import STRATEGIES, build_prediction, group_sentences, select_groups
-from training.cli.common import EXIT_FAILED, USER_ERRORS, SchemaOpt, StudioConfigOpt, fail
+from training.cli.common import EXIT_FAILED, USER_ERRORS, SchemaOpt, StudioConfigOpt, fail, store_uri
 
 
 
@@ -69,7 +69,7 @@ def _predictions(model_uri: str, groups: list, tags: list[str], console: Console
     """Score representatives with the model: (sentence_id -> prediction, sentence_id -> confidence)."""
     from training.registry import load_model
 
-    loaded = load_model(model_uri)
+    loaded = load_model(model_uri, store_uri(check=False))  # the store of configs/tracking.yaml
     scorer = loaded.scorer
     if list(scorer.tags) != list(tags):
         raise ValueError(f"model {model_uri} has tags {list(scorer.tags)}, the schema has {tags}")

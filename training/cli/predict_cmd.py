@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from labeling.config import CONFIG_DIR, ConfigError, load_config
-from training.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, fail
+from training.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, TrackingOpt, config_opt, fail, store_uri
 from training.predict.engine import PredictOptions, PredictReport, article_source, check_outputs, predict, sentence_source
 from training.predict.inputs import estimate_units
 from training.predict.output import ResumeError
@@ -37,7 +37,7 @@ def _ingest_options(text_col: Optional[str], id_col: Optional[str], title_col: O
     from labeling.ingest.pipeline import DEFAULT_CONFIG, IngestOptions
     from labeling.ingest.readers import ReadOptions
 
-    options = load_config(IngestOptions, DEFAULT_CONFIG)
+    options = load_config(IngestOptions, default=DEFAULT_CONFIG)
     columns = {k: v for k, v in {"text_col": text_col, "id_col": id_col, "title_col": title_col}.items() if v is not None}
     if columns:
         options.read = load_config(ReadOptions, None, {**options.read.model_dump(), **columns})
@@ -90,21 +90,24 @@ def register(app: typer.Typer) -> None:
         text_col: Optional[str] = typer.Option(None, "--text-col", help="Text column/field of table inputs."),
         id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column/field of table inputs."),
         title_col: Optional[str] = typer.Option(None, "--title-col", help="Title column/field of article tables."),
-        config: Path = typer.Option(CONFIG_DIR / "predict.yaml", "--config", help="YAML overriding the predictor defaults."),
+        config: Optional[Path] = config_opt("Predictor settings overriding the defaults", "predict.yaml"),
+        tracking_uri: Optional[str] = TrackingOpt,
     ) -> None:
         """Tag every sentence of INPUT... with the model's stance tags and write one row per sentence."""
         console = Console(stderr=True)
         errors_file = errors if errors is not None else _default_errors_file(out)
         try:
-            options = load_config(PredictOptions, config, {"batch_size": batch_size, "workers": workers, "text_col": text_col, "id_col": id_col})
+            options = load_config(PredictOptions, config, {"batch_size": batch_size, "workers": workers, "text_col": text_col, "id_col": id_col},
+                                  default=CONFIG_DIR / "predict.yaml")
+            store = store_uri(tracking_uri, check=False)
             if engine is Engine.local:
                 check_outputs(out, summary, errors_file)
         except (ConfigError, ValueError) as exc:
             raise fail(console, str(exc))
-        loaded = _load(console, model)
+        loaded = _load(console, model, store)
         if engine is Engine.spark:
             _spark(console, inputs, model, loaded, out, sentences, summary, errors_file, resume, master, options,
-                   None if sentences else _ingest_options(text_col, id_col, title_col))
+                   None if sentences else _ingest_options(text_col, id_col, title_col), store)
             return
         try:
             source = sentence_source(inputs, options) if sentences else article_source(inputs, _ingest_options(text_col, id_col, title_col))
@@ -137,17 +140,18 @@ def _default_errors_file(out: Path) -> Path:
     return out.with_name(out.name + ".errors.jsonl")
 
 
-def _load(console: Console, uri: str) -> Any:
+def _load(console: Console, uri: str, store: str) -> Any:
     from training.registry import load_model
 
     try:
-        return load_model(uri)
+        return load_model(uri, store)
     except (ValueError, OSError) as exc:
         raise fail(console, f"cannot load model: {exc}")
 
 
 def _spark(console: Console, inputs: list[Path], uri: str, loaded: Any, out: Path, sentences: bool, summary: Optional[Path],
-           errors_file: Path, resume: bool, master: Optional[str], options: PredictOptions, ingest_options: Any) -> None:
+           errors_file: Path, resume: bool, master: Optional[str], options: PredictOptions, ingest_options: Any,
+           store: str) -> None:
     """--engine spark: Parquet in and out through mlflow.pyfunc.spark_udf (training.predict.spark)."""
     import os
     import tempfile
@@ -168,7 +172,7 @@ def _spark(console: Console, inputs: list[Path], uri: str, loaded: Any, out: Pat
     if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:
         master = "local[*]"  # not under spark-submit, which sets the master itself
     with tempfile.TemporaryDirectory(prefix="stance-spark-model-") as tmp:
-        model_uri = registry.pyfunc_uri(uri, Path(tmp))
+        model_uri = registry.pyfunc_uri(uri, Path(tmp), store)
         console.print(f"[bold]spark[/]: starting a session on {master or 'the spark-submit master'} ...")
         spark = spark_engine.spark_session(master)
         try:

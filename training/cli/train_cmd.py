@@ -16,7 +16,9 @@ from rich.table import Table
 
 from labeling.config import CONFIG_DIR, load_config
 from labeling.schema import load_schema
-from training.cli.common import TrackingOpt, metrics_table, tracking_config, user_errors
+from training.cli.common import TrackingOpt, config_opt, metrics_table, tracking_config, user_errors
+
+CONFIG_FILES = {"baseline": "baseline.yaml", "finetune": "finetune.yaml", "distil": "distill.yaml"}
 
 SourceArg = typer.Argument(..., help="Dataset directory (stance dataset build), labeled JSONL or snapshot.")
 KeepOpt = typer.Option(None, "--keep", help="Also keep the raw model directory here (must not exist).")
@@ -63,7 +65,7 @@ def _resolve_teacher(teacher: str, uri: str) -> tuple[str, dict[str, str]]:
     return str(loaded.scorer.model_dir), {k: v for k, v in tags.items() if v}
 
 
-def _train(kind: str, source: Path, config: Path, overrides: dict[str, Any], tracking_uri: Optional[str],
+def _train(kind: str, source: Path, config: Optional[Path], overrides: dict[str, Any], tracking_uri: Optional[str],
            register_as: Optional[str], keep: Optional[Path], cv: Optional[int]) -> None:
     from training import tracking
     from training.dataset import DatasetConfig, summarize
@@ -82,14 +84,14 @@ def _train(kind: str, source: Path, config: Path, overrides: dict[str, Any], tra
         run_tags: dict[str, str] = {}
         if kind == "distil":
             overrides["teacher"], run_tags = _resolve_teacher(overrides["teacher"], uri)
-        cfg = load_config(cfg_cls, config, overrides)  # validates the backbone path too
-        splits, meta = prepare_splits(source, tags, load_config(DatasetConfig, CONFIG_DIR / "dataset.yaml"))
+        cfg = load_config(cfg_cls, config, overrides, default=CONFIG_DIR / CONFIG_FILES[kind])  # validates the backbone path too
+        splits, meta = prepare_splits(source, tags, load_config(DatasetConfig, default=CONFIG_DIR / "dataset.yaml"))
         tracking.check_reachable(uri)
         name = register_as or {"baseline": tcfg.baseline_model_name, "finetune": tcfg.finetune_model_name,
                                "distil": tcfg.distilled_model_name}[kind]
         if cv:
             rows = [r for part in splits.values() for r in part]
-            all_meta = summarize({"all": rows}, tags, load_config(DatasetConfig, CONFIG_DIR / "dataset.yaml"), meta["source"])
+            all_meta = summarize({"all": rows}, tags, load_config(DatasetConfig, default=CONFIG_DIR / "dataset.yaml"), meta["source"])
             with console.status(f"{cv}-fold cross-validation of the {kind}..."):
                 outcome = cross_validate_tracked(kind, rows, all_meta, tags, cfg, cv, getattr(cfg, "seed", 13), uri, tcfg,
                                                  on_fold=lambda f, m: console.print(f"fold {f}: macro-F1 {m['macro_f1']:.3f}"))
@@ -110,7 +112,7 @@ def _train(kind: str, source: Path, config: Path, overrides: dict[str, Any], tra
 
 def train_baseline_command(
     source: Path = SourceArg,
-    config: Path = typer.Option(CONFIG_DIR / "baseline.yaml", "--config", help="Baseline hyper-parameters (YAML)."),
+    config: Optional[Path] = config_opt("Baseline hyper-parameters", "baseline.yaml"),
     tracking_uri: Optional[str] = TrackingOpt,
     register_as: Optional[str] = _register_as("stance-baseline"),
     keep: Optional[Path] = typer.Option(None, "--keep", help="Also keep the raw model directory here."),
@@ -123,7 +125,7 @@ def train_baseline_command(
 
 def train_finetune_command(
     source: Path = SourceArg,
-    config: Path = typer.Option(CONFIG_DIR / "finetune.yaml", "--config", help="Fine-tuning hyper-parameters (YAML)."),
+    config: Optional[Path] = config_opt("Fine-tuning hyper-parameters", "finetune.yaml"),
     tracking_uri: Optional[str] = TrackingOpt,
     register_as: Optional[str] = _register_as("stance-finetune"),
     keep: Optional[Path] = KeepOpt,
@@ -149,7 +151,7 @@ def train_distil_command(
     teacher: str = typer.Option(..., "--teacher", help=(
         "The fine-tuned transformer to learn from: models:/NAME@alias, models:/NAME/VERSION, runs:/RUN_ID/model "
         "or a model directory.")),
-    config: Path = typer.Option(CONFIG_DIR / "distill.yaml", "--config", help="Student hyper-parameters (YAML)."),
+    config: Optional[Path] = config_opt("Student hyper-parameters", "distill.yaml"),
     tracking_uri: Optional[str] = TrackingOpt,
     register_as: Optional[str] = _register_as("stance-distilled"),
     keep: Optional[Path] = KeepOpt,
