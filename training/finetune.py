@@ -60,7 +60,7 @@ class FinetuneConfig(StrictModel):
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads; default: torch's choice")
     export_onnx: bool = True
     # Float by default: dynamic int8 flips tag sets near the tuned thresholds
-    # (training.onnx_export has the measurements); int8 is for faster, looser scoring.
+    # (measurements in docs/benchmarks.md); int8 is for faster, looser scoring.
     quantize: Literal["none", "int8"] = Field("none", description="ONNX export: fused float (none) or dynamic int8")
     progress: bool = True
 

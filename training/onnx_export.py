@@ -27,22 +27,10 @@ FUSABLE_MODEL_TYPES = {"bert", "roberta", "xlm-roberta", "camembert", "mpnet"}
 # Quantising only MatMul weights keeps the attention softmax, LayerNorm and the
 # classifier's Gemm in float.
 QUANT_OP_TYPES = ["MatMul"]
-# Why float is the default (gold-trained MiniLM, 3 epochs, gold test split of 258
-# sentences; speed on ~25-word sentences, 2 threads, AVX2 CPU without VNNI, shared
-# machine at load ~2, so +-15%):
-#   scheme                                        same tag sets  max error  sentences/s
-#   fused float                                   100%           <1e-5      ~210
-#   fused, int8 MatMuls (uint8 per channel)       98.4%          0.072      ~250
-#   ... minus the 6 FFN down-projections          98.1%          0.049      ~228
-#   ... int8 weights, symmetric activations       98.1%          0.061      ~223
-#   ... only layers 3-5                           98.8%          0.011      ~212
-#   ... only the attention output projections     100%           0.007      ~182
-#   unfused, int8 minus down-projections (before) 97.7%          0.034      ~200-230
-# Four test sentences sit within 0.001 of a tuned threshold, so a single quantised
-# MatMul (max error 0.005) already flips tag sets: no int8 scheme meets the issue's
-# parity bound (>= 99% identical tag sets, error <= 0.03) on a real model, and int8
-# gains 0-20% on this CPU. Fusing first keeps the int8 graph's contrib kernels
-# (Attention, SkipLayerNormalization, BiasGelu) when int8 is asked for.
+# Why float is the default: no int8 scheme kept the parity bound (>= 99% identical tag sets,
+# error <= 0.03) on the gold-trained model, for little speed; the measurements are in
+# docs/benchmarks.md ("Measured once"). Fusing first keeps the int8 graph's contrib
+# kernels (Attention, SkipLayerNormalization, BiasGelu) when int8 is asked for.
 
 
 def _logits_module(model: Any) -> Any:

@@ -3,7 +3,8 @@
 Each benchmark module exposes `run(quick: bool = False) -> dict` with keys
 `title`, `rows` (list of dicts, one per table row) and `notes` (list of str).
 A benchmark that fails is reported in the document, not hidden. With --only, the other
-benchmarks' sections already in the document are kept (each carries its own date).
+benchmarks' sections already in the document are kept (each carries its own date), and so
+are hand-written sections whose marker names no benchmark (`<!-- bench:measured-once -->`).
 
     python -m tests.bench.run_all [--quick] [--only ingest,predict]
 """
@@ -132,6 +133,8 @@ def main() -> int:
         doc += _table(result["rows"]) + [""]
         doc += [f"- {note}" for note in result.get("notes", [])]
         doc += [f"- benchmark wall time: {elapsed:.0f} s", ""]
+    # hand-written sections (a marker that names no benchmark, e.g. one-off measurements) stay as they are
+    doc += [line for name, lines in previous.items() if name not in _available() for line in lines]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(doc) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")

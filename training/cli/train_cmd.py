@@ -137,8 +137,8 @@ def train_finetune_command(
     seed: Optional[int] = SeedOpt,
     num_layers: Optional[int] = typer.Option(
         None, "--num-layers", min=1,
-        help=("Keep only the backbone's first N layers: faster scoring, lower quality (4 of 6: 1.5x, -0.07 dev "
-              "macro-F1); `stance train distil` makes a small model that keeps the quality.")),
+        help=("Keep only the backbone's first N layers: faster scoring, lower quality (docs/benchmarks.md); "
+              "`stance train distil` makes a small model that keeps the quality.")),
 ) -> None:
     """Fine-tune a transformer (default all-MiniLM-L6-v2) for multi-label stance."""
     overrides = {"backbone": backbone, "epochs": epochs, "max_length": max_length, "batch_size": batch_size, "seed": seed,
@@ -167,7 +167,7 @@ def train_distil_command(
 
     It learns targets that blend the teacher's probabilities with the gold labels.
 
-    3 of MiniLM's 6 layers score ~2x faster; docs/benchmarks.md has speed and quality side by side.
+    Fewer layers score faster; docs/benchmarks.md has speed and quality side by side.
     """
     overrides = {"teacher": teacher, "num_layers": num_layers, "distill_weight": weight, "epochs": epochs, "seed": seed}
     _train("distil", source, config, overrides, tracking_uri, register_as, keep, None)
