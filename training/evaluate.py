@@ -29,3 +29,48 @@ def evaluate_scorer(scorer: Scorer, rows: Sequence[dict[str, Any]], n_boot: int 
         "tag_matrix.png": tag_matrix(metrics["per_tag"]),
     }
     return metrics, figures
+
+
+def slice_key(by: str) -> tuple[str, bool]:
+    """`FIELD` or `FIELD:prefix` -> (field, whether to keep only the value's prefix before the first '-')."""
+    field, _, mode = by.partition(":")
+    if not field or mode not in ("", "prefix"):
+        raise ValueError(f"--by {by!r}: expected FIELD or FIELD:prefix (e.g. kind, file, article_id:prefix)")
+    return field, mode == "prefix"
+
+
+def slice_rows(rows: Sequence[dict[str, Any]], by: str) -> dict[str, list[dict[str, Any]]]:
+    """Rows grouped by the value of a field (see slice_key); a missing value is the slice "(none)".
+
+    Slices come sorted by name. Raises ValueError when no row has the field at all.
+    """
+    field, prefix = slice_key(by)
+    if not any(r.get(field) is not None for r in rows):
+        raise ValueError(f"--by {by!r}: no row has a {field!r} field")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        value = row.get(field)
+        name = "(none)" if value is None else str(value)
+        if prefix and value is not None:
+            name = name.split("-", 1)[0]
+        groups.setdefault(name, []).append(row)
+    return dict(sorted(groups.items()))
+
+
+def evaluate_slices(scorer: Scorer, rows: Sequence[dict[str, Any]], by: str, n_boot: int = 1000, seed: int = 0
+                    ) -> dict[str, dict[str, Any]]:
+    """Metrics (as evaluate_predictions) for all rows ("(all)") and for each slice of `by`.
+
+    The texts are scored once; each slice is measured with the model's own thresholds.
+    """
+    groups = slice_rows(rows, by)
+    probs = scorer.predict_proba([r["text"] for r in rows])
+    where = {id(r): i for i, r in enumerate(rows)}
+    thresholds = np.asarray(scorer.thresholds)
+    out = {"(all)": evaluate_predictions(label_matrix(rows, scorer.tags), probs, thresholds, scorer.tags,
+                                       n_boot=n_boot, seed=seed)}
+    for name, members in groups.items():
+        idx = [where[id(r)] for r in members]
+        out[name] = evaluate_predictions(label_matrix(members, scorer.tags), probs[idx], thresholds, scorer.tags,
+                                         n_boot=n_boot, seed=seed)
+    return out

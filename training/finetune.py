@@ -56,6 +56,9 @@ class FinetuneConfig(StrictModel):
         "a fine-tuned transformer model directory with the same tags: its probabilities on the training "
         "sentences are blended into the targets (knowledge distillation), e.g. for a --num-layers student"))
     distill_weight: float = Field(0.5, ge=0, le=1, description="share of the teacher's probabilities in the targets")
+    class_weight: Literal["none", "sqrt_balanced"] = Field("none", description=(
+        "BCE weight of each tag's positives: none, or sqrt(negatives/positives) in the training split "
+        "(lifts recall of rare tags)"))
     device: Literal["auto", "cpu", "cuda"] = "auto"
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads; default: torch's choice")
     export_onnx: bool = True

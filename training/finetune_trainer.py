@@ -96,6 +96,31 @@ class EpochTracker:
             model.load_state_dict(self.best_state)
 
 
+def positive_weights(y: np.ndarray) -> np.ndarray:
+    """sqrt(negatives / positives) per tag column of a 0/1 (or soft) matrix; 1 where a tag has no positives.
+
+    The square root tempers the full ratio, which over-predicts a rare tag on CPU-sized data.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    pos = y.sum(axis=0)
+    neg = len(y) - pos
+    return np.where(pos > 0, np.sqrt(neg / np.maximum(pos, 1e-9)), 1.0).astype(np.float32)
+
+
+def weighted_bce(pos_weight: np.ndarray) -> Callable[..., Any]:
+    """A Trainer `compute_loss_func`: BCE with logits, positives of tag j weighted by pos_weight[j]."""
+    import torch
+
+    weight = torch.tensor(pos_weight)
+
+    def loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
+        logits = outputs["logits"]
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, labels.to(logits.dtype), pos_weight=weight.to(logits.device))
+
+    return loss
+
+
 def build_trainer(
     model: Any, tokenizer: Any, train_ds: Any, val_ds: Any, cfg: FinetuneConfig, build_dir: Path, use_cpu: bool, tracker: EpochTracker
 ) -> Any:
@@ -134,6 +159,8 @@ def build_trainer(
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics,
+        compute_loss_func=(weighted_bce(positive_weights(np.asarray(train_ds["labels"])))
+                           if cfg.class_weight == "sqrt_balanced" else None),
         callbacks=[tracker.callback(cfg.progress)],
     )
     # With tqdm disabled the Trainer prints every log dict; our own bar and hook replace it.

@@ -44,7 +44,8 @@ def resolve_labeled_files(path: Path | str) -> list[Path]:
     return files
 
 
-def _check_row(record: dict[str, Any], where: str, known: set[str], tags: Sequence[str]) -> tuple[dict | None, list[str]]:
+def _check_row(record: dict[str, Any], where: str, known: set[str], tags: Sequence[str],
+               keep: Sequence[str] = ()) -> tuple[dict | None, list[str]]:
     errors: list[str] = []
     rid = record.get("id")
     if rid is None or (isinstance(rid, str) and not rid.strip()):
@@ -71,13 +72,18 @@ def _check_row(record: dict[str, Any], where: str, known: set[str], tags: Sequen
         "group_id": str(record.get("group_id") or rid),
         "article_id": str(record.get("article_id") or rid),
     }
+    for name in keep:
+        if name not in row:
+            row[name] = record.get(name)
     return row, []
 
 
-def load_labeled(path: Path | str, tags: Sequence[str]) -> list[dict[str, Any]]:
+def load_labeled(path: Path | str, tags: Sequence[str], keep: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Read labeled rows from a file or snapshot (see resolve_labeled_files) and validate them.
 
-    Returns rows `id, text, labels (schema order), group_id, article_id`; a missing
+    Returns rows `id, text, labels (schema order), group_id, article_id`, plus each field
+    named in `keep` as the record has it (None when absent; `file` is the source file's
+    name without `.jsonl`, for slicing a folder of files); a missing
     group_id or article_id is filled from the id (each sentence its own group). An exact
     repeat of an id with the same labels is dropped. Raises LabeledDataError listing
     every bad line: missing id, empty text, labels not a list, tags not in `tags`,
@@ -95,7 +101,8 @@ def load_labeled(path: Path | str, tags: Sequence[str]) -> list[dict[str, Any]]:
             raise LabeledDataError(str(exc)) from None
         for lineno, record in records:
             where = f"{file}:{lineno}"
-            row, row_errors = _check_row(record, where, known, tags)
+            row, row_errors = _check_row({**record, "file": file.stem} if "file" in keep else record,
+                                         where, known, tags, keep)
             errors.extend(row_errors)
             if row is None:
                 continue

@@ -83,7 +83,8 @@ def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, thresholds: np.n
     """All metrics of one model on one labeled set.
 
     Inputs: y_true (n, k) 0/1, probs (n, k), thresholds (k,), tags (k names).
-    Returns {"n", "micro_f1", "macro_f1", "micro_f1_low/high", "macro_f1_low/high",
+    Returns {"n", "micro_f1", "macro_f1", "exact_match" (share of rows whose whole tag set
+    is right, "no stance" included), "micro_f1_low/high", "macro_f1_low/high",
     "per_tag": {tag: {precision, recall, f1, pr_auc, support, tp, fp, fn, tn}}}.
     """
     y_true = np.asarray(y_true).astype(bool)
@@ -96,6 +97,7 @@ def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, thresholds: np.n
     recall = _safe_div(c["tp"], c["tp"] + c["fn"])
     f1 = f1_from_counts(c["tp"], c["fp"], c["fn"])
     micro, macro = micro_macro_f1(y_true, y_pred)
+    exact = float((y_pred == y_true).all(axis=1).mean()) if len(y_true) else float("nan")
     ci = bootstrap_f1(y_true, y_pred, n_boot=n_boot, seed=seed)
     per_tag = {
         tag: {
@@ -107,7 +109,7 @@ def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, thresholds: np.n
     }
     return {
         "n": int(y_true.shape[0]),
-        "micro_f1": micro, "macro_f1": macro,
+        "micro_f1": micro, "macro_f1": macro, "exact_match": exact,
         "micro_f1_low": ci["micro_f1"][0], "micro_f1_high": ci["micro_f1"][1],
         "macro_f1_low": ci["macro_f1"][0], "macro_f1_high": ci["macro_f1"][1],
         "per_tag": per_tag,

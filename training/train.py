@@ -112,7 +112,8 @@ def _inner_split(rows: list[dict], tags: Sequence[str], seed: int) -> tuple[list
 
 def cross_validate_tracked(kind: str, rows: list[dict], meta: dict, tags: Sequence[str], cfg: StrictModel, k: int,
                            seed: int, uri: str, tcfg: tracking.TrackingConfig,
-                           on_fold: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
+                           on_fold: Callable[[int, dict], None] | None = None,
+                           run_tags: dict[str, str] | None = None, run_name: str | None = None) -> dict[str, Any]:
     """Grouped K-fold of `kind` on all `rows`, logged as one run (per-fold metrics at step=fold,
     cv_mean_* and cv_std_*). No model is registered. Raises CVError before training when a
     tag has fewer than k examples.
@@ -130,7 +131,8 @@ def cross_validate_tracked(kind: str, rows: list[dict], meta: dict, tags: Sequen
         tracking.log_metrics({f"fold_{k_}": v for k_, v in flat.items()}, step=fold)
         return flat
 
-    with tracking.tracked_run(uri, tcfg.experiment, tags={"model_kind": kind, "cv": str(k)}) as run:
+    with tracking.tracked_run(uri, tcfg.experiment, run_name=run_name,
+                              tags={"model_kind": kind, "cv": str(k), **(run_tags or {})}) as run:
         tracking.log_params({"kind": kind, "cv_folds": k, "model": cfg.model_dump(mode="json")})
         tracking.log_dataset(meta, {"all": rows})
         outcome = cross_validate(rows, tags, k, seed, run_fold, on_fold=on_fold)

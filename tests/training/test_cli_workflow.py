@@ -58,6 +58,9 @@ def test_train_register_promote_reload_evaluate_compare(tmp_path, cli, fast_conf
 
     out = cli("evaluate", "models:/stance-baseline@champion", held_out, "--log-to-run", "--tracking-uri", store)
     assert "macro-F1" in out and "logged to run" in out
+    out = cli("evaluate", "models:/stance-baseline@champion", held_out, "--by", "article_id:prefix",
+              "--log-to-run", "--tracking-uri", store)
+    assert "by article_id:prefix" in out and "exact" in out
     out = cli("runs", "compare", "--tracking-uri", store)
     assert "baseline" in out and "stance-baseline/1" in out
     cli("runs", "report", "--out", tmp_path / "report.html", "--tracking-uri", store)
@@ -71,7 +74,8 @@ def test_train_register_promote_reload_evaluate_compare(tmp_path, cli, fast_conf
     [run] = [r for r in tracking.search_runs(store, "stance") if r["status"] == "FINISHED"]
     metrics = run["metrics"]
     for key in ("test_macro_f1", "test_macro_f1_low", "test_macro_f1_high", "test_f1_denial",
-                "test_pr_auc_escalation", "val_macro_f1", "train_seconds", "eval_held_out_macro_f1"):
+                "test_pr_auc_escalation", "val_macro_f1", "train_seconds", "eval_held_out_macro_f1",
+                "eval_held_out_article_id_prefix_a_macro_f1", "eval_held_out_exact_match"):
         assert key in metrics, key
     assert run["params"]["data.fingerprint"] == run["tags"]["data.fingerprint"]
     from mlflow import MlflowClient

@@ -248,3 +248,17 @@ def test_distilled_student_starts_from_the_teachers_first_layers(splits, trained
 def test_a_teacher_with_other_tags_is_refused_before_training(splits, trained, tmp_path):
     with pytest.raises(ValueError, match="teacher .*: tags .* differ from the schema's"):
         train_transformer(*splits, ["escalation", "denial"], _cfg(teacher=str(trained[0])), tmp_path / "m")
+
+
+def test_positive_weights_are_the_tempered_class_ratio():
+    from training.finetune_trainer import positive_weights
+
+    y = np.array([[1, 0, 0], [0, 0, 1], [0, 0, 1], [0, 0, 1]])
+    assert positive_weights(y).tolist() == pytest.approx([3 ** 0.5, 1.0, (1 / 3) ** 0.5])
+
+
+def test_class_weighted_loss_changes_the_training_loss(splits, tmp_path):
+    plain = train_transformer(*splits, TAGS, _cfg(epochs=1), tmp_path / "plain").history[0]
+    weighted = train_transformer(*splits, TAGS, _cfg(epochs=1, class_weight="sqrt_balanced"), tmp_path / "w").history[0]
+    # every tag is rarer than its absence here, so weighting the positives up raises the loss
+    assert weighted["train_loss"] > plain["train_loss"] * 1.05

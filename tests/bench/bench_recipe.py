@@ -1,0 +1,125 @@
+"""Recipe selection (issue 16): fine-tuning recipes compared by grouped K-fold CV on the gold set.
+
+Each candidate is a change of configs/finetune.yaml (frozen vs trained embeddings, max_length
+80 vs 128, learning rate and epochs, class-weighted loss); each (candidate, seed) is one tracked
+MLflow CV run in the experiment `stance-recipe` of the project's store (tags `recipe`, `seed`),
+so the comparison can be opened in the MLflow UI. The winner is the best mean CV macro-F1; the
+best two are re-run with two more seeds and ranked by the 3-seed average. The real-news dev
+files are never read here (they only confirm the shipped model, in the quality section).
+
+CPU budget: 2 cores train ~40 sentences/s, so the comparison runs on a grouped subsample of
+the gold set with capped epochs (STANCE_RECIPE_ROWS, STANCE_RECIPE_EPOCHS, STANCE_RECIPE_FOLDS);
+the notes give the sizes used.
+
+    python -m tests.bench.run_all --only recipe
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+from labeling.config import CONFIG_DIR, PROJECT_ROOT, load_config
+from labeling.schema import load_schema
+
+GOLD = Path(os.environ.get("STANCE_RECIPE_GOLD", PROJECT_ROOT / "data" / "gold"))
+FOLD_SEED = 13
+CANDIDATES: dict[str, dict[str, Any]] = {
+    "shipped config": {},
+    "trained embeddings": {"freeze_embeddings": False},
+    "max_length 128": {"max_length": 128},
+    "learning rate 5e-5": {"learning_rate": 5e-5},
+    "learning rate 2e-4": {"learning_rate": 2e-4},
+    "epochs +2": {"epochs": "+2"},
+    "class-weighted loss": {"class_weight": "sqrt_balanced"},
+}
+
+
+def subsample(rows: list[dict], n: int, seed: int) -> list[dict]:
+    """About `n` rows drawn as whole articles/groups (no cluster split), in their original order."""
+    from training.dataset import cluster_ids
+
+    if n >= len(rows):
+        return rows
+    clusters = cluster_ids(rows)
+    order = list(range(int(clusters.max()) + 1))
+    random.Random(seed).shuffle(order)
+    sizes: dict[int, int] = {}
+    for c in clusters:
+        sizes[int(c)] = sizes.get(int(c), 0) + 1
+    chosen, total = set(), 0
+    for c in order:
+        if total >= n:
+            break
+        chosen.add(c)
+        total += sizes[c]
+    return [r for r, c in zip(rows, clusters) if int(c) in chosen]
+
+
+def _config(base: Any, change: dict[str, Any], epochs: int, seed: int) -> Any:
+    values = {**base.model_dump(), "epochs": epochs, "seed": seed, "progress": False}
+    for key, value in change.items():
+        values[key] = values[key] + int(value) if isinstance(value, str) and value.startswith("+") else value
+    return type(base)(**values)
+
+
+def _cv(name: str, cfg: Any, rows: list[dict], meta: dict, tags: list[str], folds: int, uri: str, tcfg: Any) -> dict:
+    from training.train import cross_validate_tracked
+
+    out = cross_validate_tracked("finetune", rows, meta, tags, cfg, folds, FOLD_SEED, uri, tcfg,
+                                 run_tags={"recipe": name, "seed": str(cfg.seed)},
+                                 run_name=f"recipe {name} seed {cfg.seed}")
+    s = out["summary"]
+    return {"macro": s["macro_f1"]["mean"], "macro_sd": s["macro_f1"]["std"],
+            "tags": {t: s[f"f1_{t}"]["mean"] for t in tags if f"f1_{t}" in s},
+            "seconds": sum(f["train_seconds"] for f in out["folds"]), "run_id": out["run_id"]}
+
+
+def run(quick: bool = False) -> dict:
+    """Compare the candidates; returns {"title", "rows", "notes"}."""
+    from training import tracking
+    from training.dataset import summarize
+    from training.dataset import DatasetConfig
+    from training.finetune import FinetuneConfig
+    from training.labeled import load_labeled
+
+    n_rows = int(os.environ.get("STANCE_RECIPE_ROWS", 300 if quick else 2400))
+    epochs = int(os.environ.get("STANCE_RECIPE_EPOCHS", 1 if quick else 3))
+    folds = int(os.environ.get("STANCE_RECIPE_FOLDS", 2 if quick else 3))
+    tags = load_schema().names
+    all_rows = load_labeled(GOLD, tags)
+    rows = subsample(all_rows, n_rows, FOLD_SEED)
+    meta = summarize({"all": rows}, tags, DatasetConfig(), str(GOLD))
+    base = load_config(FinetuneConfig, CONFIG_DIR / "finetune.yaml")
+    tcfg = load_config(tracking.TrackingConfig, CONFIG_DIR / "tracking.yaml").model_copy(update={"experiment": "stance-recipe"})
+    uri = tracking.resolve_tracking_uri(None, tcfg)
+    candidates = dict(list(CANDIDATES.items())[:2]) if quick else CANDIDATES
+    first = {name: _cv(name, _config(base, change, epochs, base.seed), rows, meta, tags, folds, uri, tcfg)
+             for name, change in candidates.items()}
+    ranked = sorted(first, key=lambda n: first[n]["macro"], reverse=True)
+    seeds = {name: [first[name]] for name in first}
+    extra_seeds = [] if quick else [base.seed + 1, base.seed + 2]
+    for name in ranked[:2]:
+        for seed in extra_seeds:
+            seeds[name].append(_cv(name, _config(base, candidates[name], epochs, seed), rows, meta, tags, folds, uri, tcfg))
+    out_rows = []
+    for name in ranked:
+        runs = seeds[name]
+        mean = sum(r["macro"] for r in runs) / len(runs)
+        row = {"recipe": name, "change": ", ".join(f"{k}={v}" for k, v in candidates[name].items()) or "-",
+               f"CV macro-F1 seed {base.seed} (mean ± sd over folds)": f"{runs[0]['macro']:.3f} ± {runs[0]['macro_sd']:.3f}",
+               "seeds": len(runs), "macro-F1, mean over seeds": round(mean, 3)}
+        row.update({f"F1 {t}": round(runs[0]["tags"].get(t, float("nan")), 3) for t in tags})
+        row["train s (all folds)"] = round(runs[0]["seconds"])
+        out_rows.append(row)
+    best = max(ranked[:2], key=lambda n: sum(r["macro"] for r in seeds[n]) / len(seeds[n]))
+    notes = [f"grouped {folds}-fold CV on {len(rows)} of the {len(all_rows)} gold sentences (whole articles and "
+             f"duplicate groups drawn at random, seed {FOLD_SEED}); every recipe capped at {epochs} epochs "
+             f"(+2 for 'epochs +2') with early stopping on an inner grouped validation split",
+             f"winner by the mean over seeds of the best two: **{best}**; the shipped configs/finetune.yaml follows it "
+             "(see README, 'Choosing the recipe')",
+             "each row is an MLflow run in experiment `stance-recipe` (tags recipe, seed): `make mlflow-ui` to compare",
+             "the real-news dev files are not read here"]
+    return {"title": "Recipe selection: fine-tuning recipes by grouped cross-validation", "rows": out_rows,
+            "notes": notes, "winner": best}
