@@ -17,6 +17,9 @@ CONFIG_DIR = PROJECT_ROOT / "configs"
 
 T = TypeVar("T", bound="StrictModel")
 
+# The seed of every seeded step (splits, folds, model training) when its config sets none.
+DEFAULT_SEED = 13
+
 
 class ConfigError(ValueError):
     """A configuration file or override is invalid; the message names the key."""

@@ -97,12 +97,12 @@ def atomic_dir(target: Path | str) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
-def write_jsonl(target: Path | str, rows: Iterable[dict[str, Any]]) -> int:
-    """Write rows as JSON lines atomically; returns the number of rows."""
+def write_jsonl(target: Path | str, rows: Iterable[dict[str, Any]], ensure_ascii: bool = False) -> int:
+    """Write rows as JSON lines atomically (errors files included); returns the number of rows."""
     n = 0
     with atomic_open(target) as fh:
         for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.write(json.dumps(row, ensure_ascii=ensure_ascii) + "\n")
             n += 1
     return n
 

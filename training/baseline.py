@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from labeling.config import StrictModel
+from labeling.config import DEFAULT_SEED, StrictModel
 from labeling.io import atomic_open, atomic_path
 from training.baseline_scorer import PIPELINE_FILE
 from training.char_hashing import CharNgramHasher
@@ -45,7 +45,7 @@ class BaselineConfig(StrictModel):
     default_c: float = 4.0
     cv_folds: int = 3
     max_iter: int = 2000
-    seed: int = 13
+    seed: int = DEFAULT_SEED
 
 
 def _features(cfg: BaselineConfig) -> FeatureUnion:

@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from labeling.config import DEFAULT_SEED
 from training.dataset import cluster_ids, stratified_cluster_assign
 from training.labeled import label_matrix
 
@@ -31,7 +32,7 @@ def check_cv_possible(rows: Sequence[dict[str, Any]], tags: Sequence[str], k: in
         raise CVError(f"{k}-fold cross-validation needs at least {k} groups, the data has {n_clusters}")
 
 
-def grouped_kfold(rows: Sequence[dict[str, Any]], tags: Sequence[str], k: int, seed: int = 13
+def grouped_kfold(rows: Sequence[dict[str, Any]], tags: Sequence[str], k: int, seed: int = DEFAULT_SEED
                   ) -> list[tuple[np.ndarray, np.ndarray]]:
     """k (train_idx, test_idx) pairs; clusters kept whole, tags spread evenly over folds."""
     y = label_matrix(rows, tags)

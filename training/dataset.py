@@ -17,7 +17,7 @@ import numpy as np
 from datasets import Dataset, DatasetDict, load_from_disk
 from pydantic import model_validator
 
-from labeling.config import StrictModel
+from labeling.config import DEFAULT_SEED, StrictModel
 from labeling.io import atomic_dir, atomic_open
 from training.labeled import label_matrix
 
@@ -31,7 +31,7 @@ class DatasetConfig(StrictModel):
     train: float = 0.7
     validation: float = 0.15
     test: float = 0.15
-    seed: int = 13
+    seed: int = DEFAULT_SEED
 
     @model_validator(mode="after")
     def _ratios(self) -> "DatasetConfig":

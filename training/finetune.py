@@ -21,10 +21,11 @@ from typing import Any, Iterator, Literal, Sequence
 import numpy as np
 from pydantic import Field, field_validator
 
-from labeling.config import StrictModel
+from labeling.config import DEFAULT_SEED, StrictModel
 from labeling.io import atomic_open, replace_dir
 from training.backbones import DEFAULT_BACKBONE, resolve_backbone
 from training.finetune_trainer import EpochHook, EpochTracker, build_trainer, macro_f1
+from training.labeled import multi_hot
 from training.preprocess import PREPROCESS_VERSION, normalize_text
 from training.results import TrainResult
 from training.thresholds import tune_thresholds
@@ -44,7 +45,7 @@ class FinetuneConfig(StrictModel):
     learning_rate: float = Field(1e-4, gt=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
-    seed: int = 13
+    seed: int = DEFAULT_SEED
     patience: int = Field(2, ge=0, description="epochs without validation macro-F1 gain before stopping; 0 = never")
     # Word embeddings are half of MiniLM's weights: freezing them cuts a CPU step by ~20%
     # and keeps rare words from drifting on a small training set.
@@ -76,16 +77,9 @@ class FinetuneConfig(StrictModel):
 
 
 def label_matrix(rows: Sequence[Sequence[str]], tags: Sequence[str], ids: Sequence[Any] | None = None) -> np.ndarray:
-    """(n, k) float32 multi-hot matrix; unknown tags raise ValueError naming the row id."""
-    index = {t: j for j, t in enumerate(tags)}
-    y = np.zeros((len(rows), len(tags)), dtype=np.float32)
-    for i, labels in enumerate(rows):
-        for tag in labels:
-            if tag not in index:
-                who = ids[i] if ids is not None else i
-                raise ValueError(f"row {who!r}: unknown tag {tag!r}; expected one of {', '.join(tags)}")
-            y[i, index[tag]] = 1.0
-    return y
+    """(n, k) float32 multi-hot matrix of label lists (the BCE targets); unknown tags raise
+    ValueError naming the row id (training.labeled.multi_hot)."""
+    return multi_hot(rows, tags, ids, dtype=np.float32)
 
 
 def _tokenize(split: Any, tags: Sequence[str], tokenizer: Any, max_length: int, soft: np.ndarray | None = None,

@@ -123,11 +123,23 @@ def load_labeled(path: Path | str, tags: Sequence[str], keep: Sequence[str] = ()
     return rows
 
 
-def label_matrix(rows: Sequence[dict[str, Any]], tags: Sequence[str]) -> np.ndarray:
-    """(n, k) 0/1 int array: row i has tag j. Columns in `tags` order."""
+def multi_hot(label_lists: Sequence[Sequence[str]], tags: Sequence[str], ids: Sequence[Any] | None = None,
+              dtype: Any = np.int8) -> np.ndarray:
+    """(n, k) multi-hot array of `dtype`: row i has tag j. Columns in `tags` order.
+
+    Raises ValueError naming the row (its id from `ids`, else its index) on an unknown tag.
+    """
     index = {t: j for j, t in enumerate(tags)}
-    y = np.zeros((len(rows), len(tags)), dtype=np.int8)
-    for i, row in enumerate(rows):
-        for t in row["labels"]:
-            y[i, index[t]] = 1
+    y = np.zeros((len(label_lists), len(tags)), dtype=dtype)
+    for i, labels in enumerate(label_lists):
+        for tag in labels:
+            if tag not in index:
+                who = ids[i] if ids is not None else i
+                raise ValueError(f"row {who!r}: unknown tag {tag!r}; expected one of {', '.join(tags)}")
+            y[i, index[tag]] = 1
     return y
+
+
+def label_matrix(rows: Sequence[dict[str, Any]], tags: Sequence[str]) -> np.ndarray:
+    """(n, k) 0/1 int8 array of labeled rows (their `labels`): row i has tag j, columns in `tags` order."""
+    return multi_hot([row["labels"] for row in rows], tags)

@@ -1,7 +1,6 @@
 """`stance ingest`: articles in, sentence records out (see labeling.ingest.pipeline)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -12,7 +11,7 @@ from rich.table import Table
 
 from labeling.config import load_config
 from labeling.ingest.pipeline import DEFAULT_CONFIG, IngestOptions, IngestSummary, run_ingest
-from labeling.io import atomic_open
+from labeling.io import write_jsonl
 from training.cli.common import EXIT_FAILED, EXIT_USAGE, config_opt, fail
 
 
@@ -104,9 +103,8 @@ def ingest(
         except OSError as exc:
             raise fail(console, f"cannot write {out}: {exc.strerror or exc}", EXIT_USAGE) from None
     if errors is not None:
-        with atomic_open(errors) as fh:
-            for err in summary.skipped:
-                fh.write(json.dumps({"path": err.path, "line": err.line, "message": err.message}) + "\n")
+        write_jsonl(errors, ({"path": e.path, "line": e.line, "message": e.message} for e in summary.skipped),
+                    ensure_ascii=True)
     if show_dropped:
         _print_dropped(console, summary)
     console.print(_summary_table(summary, out, show_dropped))

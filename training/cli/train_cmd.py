@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from labeling.config import CONFIG_DIR, load_config
+from labeling.config import CONFIG_DIR, DEFAULT_SEED, load_config
 from labeling.schema import load_schema
 from training.cli.common import TrackingOpt, config_opt, metrics_table, tracking_config, user_errors
 
@@ -93,7 +93,7 @@ def _train(kind: str, source: Path, config: Optional[Path], overrides: dict[str,
             rows = [r for part in splits.values() for r in part]
             all_meta = summarize({"all": rows}, tags, load_config(DatasetConfig, default=CONFIG_DIR / "dataset.yaml"), meta["source"])
             with console.status(f"{cv}-fold cross-validation of the {kind}..."):
-                outcome = cross_validate_tracked(kind, rows, all_meta, tags, cfg, cv, getattr(cfg, "seed", 13), uri, tcfg,
+                outcome = cross_validate_tracked(kind, rows, all_meta, tags, cfg, cv, getattr(cfg, "seed", DEFAULT_SEED), uri, tcfg,
                                                  on_fold=lambda f, m: console.print(f"fold {f}: macro-F1 {m['macro_f1']:.3f}"))
             _print_cv(console, outcome, tags)
             return

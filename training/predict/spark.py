@@ -13,7 +13,6 @@ On a cluster, spark-submit the CLI's entry script (see the README):
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
 import sys
@@ -24,7 +23,7 @@ from typing import Any, Iterator, Sequence
 
 import pandas as pd
 
-from labeling.io import atomic_dir, atomic_open
+from labeling.io import atomic_dir, write_jsonl
 from training.registry import spark_udf
 
 SPLIT_COLUMNS = ["article_id", "sentence_id", "index", "text", "source", "line", "error"]
@@ -246,9 +245,7 @@ def run_spark(spark: Any, inputs: Sequence[str], model_uri: str, tags: Sequence[
         errors.append({"source": local_path(row["source"]), "line": row["line"], "error": row["error"]})
     split.unpersist()
     if errors_file is not None and (errors or Path(errors_file).exists()):
-        with atomic_open(errors_file) as fh:
-            for err in errors:
-                fh.write(json.dumps(err, ensure_ascii=False) + "\n")
+        write_jsonl(errors_file, errors)
     counts = written.agg(F.count("*").alias("n"), F.countDistinct("article_id").alias("a")).collect()[0]
     return {"articles": int(counts["a"]), "sentences": int(counts["n"]), "errors": errors,
             "seconds": time.perf_counter() - started}
