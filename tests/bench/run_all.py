@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "benchmarks.md"
-ORDER = ["ingest", "studio", "train", "predict", "quality"]
+ORDER = ["ingest", "studio", "train", "predict", "quality", "curve", "recipe"]
 
 
 def _machine() -> str:
@@ -132,6 +132,7 @@ def main() -> int:
         doc += _table(result["rows"]) + [""]
         doc += [f"- {note}" for note in result.get("notes", [])]
         doc += [f"- benchmark wall time: {elapsed:.0f} s", ""]
+        doc += result.get("extra", [])  # a second table of the same run (e.g. the learning curve)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(doc) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
