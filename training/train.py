@@ -125,7 +125,9 @@ def cross_validate_tracked(kind: str, rows: list[dict], meta: dict, tags: Sequen
         inner_train, inner_val = _inner_split(train, tags, seed + fold)
         with tempfile.TemporaryDirectory(prefix="stance-cv-") as tmp:
             result = fit(kind, inner_train, inner_val, tags, cfg, Path(tmp) / "model")
-            metrics, _ = evaluate_scorer(load_scorer(result.model_dir), test, n_boot=200)
+            # a model trained without an ONNX export is scored in PyTorch
+            backend = {"backend": "torch"} if getattr(cfg, "export_onnx", True) is False else {}
+            metrics, _ = evaluate_scorer(load_scorer(result.model_dir, **backend), test, n_boot=200)
         flat = flatten_metrics(metrics)
         flat["train_seconds"] = result.train_seconds
         tracking.log_metrics({f"fold_{k_}": v for k_, v in flat.items()}, step=fold)

@@ -4,7 +4,7 @@ Each candidate is a change of configs/finetune.yaml (frozen vs trained embedding
 80 vs 128, learning rate and epochs, class-weighted loss); each (candidate, seed) is one tracked
 MLflow CV run in the experiment `stance-recipe` of the project's store (tags `recipe`, `seed`),
 so the comparison can be opened in the MLflow UI. The winner is the best mean CV macro-F1; the
-best two are re-run with two more seeds and ranked by the 3-seed average. The real-news dev
+leader is re-run with two more seeds, to show how much of a gap is seed noise. The real-news dev
 files are never read here (they only confirm the shipped model, in the quality section).
 
 CPU budget: 2 cores train ~40 sentences/s, so the comparison runs on a grouped subsample of
@@ -29,9 +29,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "shipped config": {},
     "trained embeddings": {"freeze_embeddings": False},
     "max_length 128": {"max_length": 128},
-    "learning rate 5e-5": {"learning_rate": 5e-5},
     "learning rate 2e-4": {"learning_rate": 2e-4},
-    "epochs +2": {"epochs": "+2"},
     "class-weighted loss": {"class_weight": "sqrt_balanced"},
 }
 
@@ -58,7 +56,8 @@ def subsample(rows: list[dict], n: int, seed: int) -> list[dict]:
 
 
 def _config(base: Any, change: dict[str, Any], epochs: int, seed: int) -> Any:
-    values = {**base.model_dump(), "epochs": epochs, "seed": seed, "progress": False}
+    # scored in PyTorch: the ONNX export (with its parity check) changes no F1 and costs a minute a fold
+    values = {**base.model_dump(), "epochs": epochs, "seed": seed, "progress": False, "export_onnx": False}
     for key, value in change.items():
         values[key] = values[key] + int(value) if isinstance(value, str) and value.startswith("+") else value
     return type(base)(**values)
@@ -84,9 +83,9 @@ def run(quick: bool = False) -> dict:
     from training.finetune import FinetuneConfig
     from training.labeled import load_labeled
 
-    n_rows = int(os.environ.get("STANCE_RECIPE_ROWS", 300 if quick else 2400))
+    n_rows = int(os.environ.get("STANCE_RECIPE_ROWS", 300 if quick else 1000))
     epochs = int(os.environ.get("STANCE_RECIPE_EPOCHS", 1 if quick else 3))
-    folds = int(os.environ.get("STANCE_RECIPE_FOLDS", 2 if quick else 3))
+    folds = int(os.environ.get("STANCE_RECIPE_FOLDS", 2))
     tags = load_schema().names
     all_rows = load_labeled(GOLD, tags)
     rows = subsample(all_rows, n_rows, FOLD_SEED)
@@ -100,7 +99,8 @@ def run(quick: bool = False) -> dict:
     ranked = sorted(first, key=lambda n: first[n]["macro"], reverse=True)
     seeds = {name: [first[name]] for name in first}
     extra_seeds = [] if quick else [base.seed + 1, base.seed + 2]
-    for name in ranked[:2]:
+    # the CPU budget pays for two more seeds of the leader only (about 2 minutes a CV run on 2 cores)
+    for name in ranked[:1]:
         for seed in extra_seeds:
             seeds[name].append(_cv(name, _config(base, candidates[name], epochs, seed), rows, meta, tags, folds, uri, tcfg))
     out_rows = []
@@ -113,11 +113,12 @@ def run(quick: bool = False) -> dict:
         row.update({f"F1 {t}": round(runs[0]["tags"].get(t, float("nan")), 3) for t in tags})
         row["train s (all folds)"] = round(runs[0]["seconds"])
         out_rows.append(row)
-    best = max(ranked[:2], key=lambda n: sum(r["macro"] for r in seeds[n]) / len(seeds[n]))
+    best = ranked[0]
     notes = [f"grouped {folds}-fold CV on {len(rows)} of the {len(all_rows)} gold sentences (whole articles and "
              f"duplicate groups drawn at random, seed {FOLD_SEED}); every recipe capped at {epochs} epochs "
-             f"(+2 for 'epochs +2') with early stopping on an inner grouped validation split",
-             f"winner by the mean over seeds of the best two: **{best}**; the shipped configs/finetune.yaml follows it "
+             f"with early stopping on an inner grouped validation split (the epoch count is the demo's budget, so "
+             "epochs were not a free variable: 2 cores fit 3 epochs of the full set in the 15-minute demo)",
+             f"winner (best CV macro-F1, its mean over {len(seeds[best])} seeds in the table): **{best}**; the shipped configs/finetune.yaml follows it "
              "(see README, 'Choosing the recipe')",
              "each row is an MLflow run in experiment `stance-recipe` (tags recipe, seed): `make mlflow-ui` to compare",
              "the real-news dev files are not read here"]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "benchmarks.md"
-ORDER = ["ingest", "studio", "train", "predict", "quality"]
+ORDER = ["ingest", "studio", "train", "predict", "quality", "curve", "recipe"]
 
 
 def _machine() -> str:
@@ -133,6 +133,7 @@ def main() -> int:
         doc += _table(result["rows"]) + [""]
         doc += [f"- {note}" for note in result.get("notes", [])]
         doc += [f"- benchmark wall time: {elapsed:.0f} s", ""]
+        doc += result.get("extra", [])  # a second table of the same run (e.g. the learning curve)
     # hand-written sections (a marker that names no benchmark, e.g. one-off measurements) stay as they are
     doc += [line for name, lines in previous.items() if name not in _available() for line in lines]
     args.out.parent.mkdir(parents=True, exist_ok=True)
