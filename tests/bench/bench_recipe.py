@@ -63,16 +63,34 @@ def _config(base: Any, change: dict[str, Any], epochs: int, seed: int) -> Any:
     return type(base)(**values)
 
 
-def _cv(name: str, cfg: Any, rows: list[dict], meta: dict, tags: list[str], folds: int, uri: str, tcfg: Any) -> dict:
+def _cv(name: str, cfg: Any, rows: list[dict], meta: dict, tags: list[str], folds: int, uri: str, tcfg: Any,
+        done: dict[tuple[str, str], dict]) -> dict:
+    """One candidate's CV summary: reused from a finished run with the same recipe, seed and sizes
+    (so an interrupted comparison resumes), else run and tracked now."""
     from training.train import cross_validate_tracked
 
+    run_tags = {"recipe": name, "seed": str(cfg.seed), "rows": str(len(rows)), "folds": str(folds),
+                "epochs": str(cfg.epochs)}
+    previous = done.get((name, str(cfg.seed)))
+    if previous is not None:
+        m = previous["metrics"]
+        return {"macro": m["cv_mean_macro_f1"], "macro_sd": m["cv_std_macro_f1"],
+                "tags": {t: m[f"cv_mean_f1_{t}"] for t in tags if f"cv_mean_f1_{t}" in m},
+                "seconds": m.get("fold_train_seconds", float("nan")) * folds, "run_id": previous["run_id"]}
     out = cross_validate_tracked("finetune", rows, meta, tags, cfg, folds, FOLD_SEED, uri, tcfg,
-                                 run_tags={"recipe": name, "seed": str(cfg.seed)},
-                                 run_name=f"recipe {name} seed {cfg.seed}")
+                                 run_tags=run_tags, run_name=f"recipe {name} seed {cfg.seed}")
     s = out["summary"]
     return {"macro": s["macro_f1"]["mean"], "macro_sd": s["macro_f1"]["std"],
             "tags": {t: s[f"f1_{t}"]["mean"] for t in tags if f"f1_{t}" in s},
             "seconds": sum(f["train_seconds"] for f in out["folds"]), "run_id": out["run_id"]}
+
+
+def _finished(uri: str, experiment: str, n_rows: int, folds: int, epochs: int) -> dict[tuple[str, str], dict]:
+    from training import tracking
+
+    want = {"rows": str(n_rows), "folds": str(folds), "epochs": str(epochs)}
+    return {(r["tags"]["recipe"], r["tags"]["seed"]): r for r in reversed(tracking.search_runs(uri, experiment, 500))
+            if r["status"] == "FINISHED" and "recipe" in r["tags"] and all(r["tags"].get(k) == v for k, v in want.items())}
 
 
 def run(quick: bool = False) -> dict:
@@ -94,7 +112,8 @@ def run(quick: bool = False) -> dict:
     tcfg = load_config(tracking.TrackingConfig, CONFIG_DIR / "tracking.yaml").model_copy(update={"experiment": "stance-recipe"})
     uri = tracking.resolve_tracking_uri(None, tcfg)
     candidates = dict(list(CANDIDATES.items())[:2]) if quick else CANDIDATES
-    first = {name: _cv(name, _config(base, change, epochs, base.seed), rows, meta, tags, folds, uri, tcfg)
+    done = _finished(uri, tcfg.experiment, len(rows), folds, epochs)
+    first = {name: _cv(name, _config(base, change, epochs, base.seed), rows, meta, tags, folds, uri, tcfg, done)
              for name, change in candidates.items()}
     ranked = sorted(first, key=lambda n: first[n]["macro"], reverse=True)
     seeds = {name: [first[name]] for name in first}
@@ -102,7 +121,8 @@ def run(quick: bool = False) -> dict:
     # the CPU budget pays for two more seeds of the leader only (about 2 minutes a CV run on 2 cores)
     for name in ranked[:1]:
         for seed in extra_seeds:
-            seeds[name].append(_cv(name, _config(base, candidates[name], epochs, seed), rows, meta, tags, folds, uri, tcfg))
+            seeds[name].append(_cv(name, _config(base, candidates[name], epochs, seed), rows, meta, tags, folds, uri,
+                                   tcfg, done))
     out_rows = []
     for name in ranked:
         runs = seeds[name]
