@@ -40,8 +40,9 @@ def evaluate(
         loaded = load_model(model_uri, store)
         keep = sorted({slice_key(b)[0] for b in by})
         rows = load_labeled(labeled, loaded.scorer.tags, keep=keep)
-        metrics, figures = evaluate_scorer(loaded.scorer, rows, n_boot=bootstrap)
-        sliced = {b: evaluate_slices(loaded.scorer, rows, b, n_boot=bootstrap) for b in by}
+        probs = loaded.scorer.predict_proba([r["text"] for r in rows])  # scored once for every table
+        metrics, figures = evaluate_scorer(loaded.scorer, rows, n_boot=bootstrap, probs=probs)
+        sliced = {b: evaluate_slices(loaded.scorer, rows, b, n_boot=bootstrap, probs=probs) for b in by}
         if log_to_run:
             if not loaded.run_id:
                 raise ValueError(f"{model_uri} has no MLflow run to log to; use a models:/ or runs:/ URI")
