@@ -6,6 +6,7 @@ puts a finished folder in place. A folder cannot be renamed over another, so the
 target is first renamed aside (`.NAME.old-XXXXXXXX`) and deleted only once the new one
 is in place: a crash at any point leaves either the old or the new directory complete
 (after a crash between the two renames, the old one under its aside name).
+`check_writable` refuses an output path that could not be written before any work starts.
 """
 from __future__ import annotations
 
@@ -97,6 +98,35 @@ def atomic_dir(target: Path | str) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
+class OutputError(ValueError):
+    """An output path that cannot be written; the message names it and says why."""
+
+
+def check_writable(target: Path | str) -> None:
+    """Fail before any work when a file could not be written at `target`.
+
+    The target must not be a folder, and its folder (or, when that does not exist yet, the
+    nearest one that does, where the missing ones would be made) must take a new file: a
+    probe file is created there and removed, which also catches what permission bits do not
+    show (read-only mounts, immutable folders, root). Raises OutputError naming the path.
+    """
+    target = Path(target)
+    if target.is_dir():
+        raise OutputError(f"cannot write {target}: it is a folder")
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {target}: {folder} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: folder {folder} does not accept new files "
+                          f"({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def write_jsonl(target: Path | str, rows: Iterable[dict[str, Any]], ensure_ascii: bool = False) -> int:
     """Write rows as JSON lines atomically (errors files included); returns the number of rows."""
     n = 0
@@ -107,17 +137,40 @@ def write_jsonl(target: Path | str, rows: Iterable[dict[str, Any]], ensure_ascii
     return n
 
 
-def read_jsonl(path: Path | str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, record) for each non-blank line; a bad line raises naming file and line."""
+def read_jsonl(path: Path | str, errors: list[str] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, record) for each non-blank line of a JSONL file.
+
+    A bad line (bytes that are not UTF-8, malformed JSON, not an object) raises ValueError
+    naming file and line; with `errors` given, the message is appended there instead and the
+    other lines are still read, so a caller can report every bad line at once.
+    """
     path = Path(path)
-    with open(path, encoding="utf-8") as fh:
+    # surrogateescape: an undecodable byte ends up in its own line, not in an exception that
+    # names no line and stops the file (universal newlines and line numbers stay those of text mode).
+    with open(path, encoding="utf-8-sig", errors="surrogateescape") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: malformed JSON: {exc.msg}") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-            yield lineno, record
+                yield lineno, _json_object(line)
+            except ValueError as exc:
+                message = f"{path}:{lineno}: {exc}"
+                if errors is None:
+                    raise ValueError(message) from None
+                errors.append(message)
+
+
+def _json_object(line: str) -> dict[str, Any]:
+    if not line.isascii():
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError as exc:  # an escaped undecodable byte
+            byte = ord(line[exc.start]) - 0xDC00
+            raise ValueError(f"not UTF-8 (byte 0x{byte:02x} at column {exc.start + 1}); save the file as UTF-8") from None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"malformed JSON: {exc.msg}") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    return record

@@ -86,8 +86,9 @@ def load_labeled(path: Path | str, tags: Sequence[str], keep: Sequence[str] = ()
     name without `.jsonl`, for slicing a folder of files); a missing
     group_id or article_id is filled from the id (each sentence its own group). An exact
     repeat of an id with the same labels is dropped. Raises LabeledDataError listing
-    every bad line: missing id, empty text, labels not a list, tags not in `tags`,
-    the same id with different labels; and when no row is left.
+    every bad line with file and line: bytes that are not UTF-8, malformed JSON, missing id,
+    empty text, labels not a list, tags not in `tags`, the same id with different labels;
+    and when no row is left.
     """
     known = set(tags)
     rows: list[dict[str, Any]] = []
@@ -95,11 +96,8 @@ def load_labeled(path: Path | str, tags: Sequence[str], keep: Sequence[str] = ()
     errors: list[str] = []
     files = resolve_labeled_files(path)
     for file in files:
-        try:
-            records = list(read_jsonl(file))
-        except ValueError as exc:
-            raise LabeledDataError(str(exc)) from None
-        for lineno, record in records:
+        # Bad lines (not UTF-8, malformed JSON, not an object) are collected with the bad rows: all reported at once.
+        for lineno, record in read_jsonl(file, errors):
             where = f"{file}:{lineno}"
             row, row_errors = _check_row({**record, "file": file.stem} if "file" in keep else record,
                                          where, known, tags, keep)

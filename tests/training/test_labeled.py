@@ -1,10 +1,11 @@
 """Loading and validating labeled JSONL files and snapshot directories."""
 from __future__ import annotations
 
+import json
 
 import pytest
 
-from tests.helpers import write_jsonl
+from tests.helpers import cli_invoker, write_jsonl
 from training.labeled import LabeledDataError, label_matrix, load_labeled
 
 
@@ -45,6 +46,35 @@ def test_malformed_json_names_line(tmp_path, tags):
     path.write_text('{"id": "a", "text": "t", "labels": []}\n{oops\n', encoding="utf-8")
     with pytest.raises(LabeledDataError, match=r"x\.jsonl:2: malformed JSON"):
         load_labeled(path, tags)
+
+
+def test_non_utf8_and_malformed_lines_are_all_reported_with_file_and_line(tmp_path, tags):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"id": "a", "text": "ok", "labels": []}\n'
+                     b'{"id": "b", "text": "caf\xe9", "labels": []}\n'
+                     b'{oops\n'
+                     b'{"id": "c", "text": "\xff\xfe", "labels": []}\n'
+                     b'{"id": "d", "text": "na\xc3\xafve", "labels": []}\n')
+    with pytest.raises(LabeledDataError) as info:
+        load_labeled(path, tags)
+    message = str(info.value)
+    assert "3 bad labeled row(s)" in message
+    assert "x.jsonl:2: not UTF-8 (byte 0xe9" in message
+    assert "x.jsonl:3: malformed JSON" in message
+    assert "x.jsonl:4: not UTF-8 (byte 0xff" in message
+
+
+def test_dataset_build_names_every_non_utf8_line_without_a_traceback(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    rows = [{"id": f"r{i}", "text": f"Caf\u00e9 number {i} was closed.", "labels": []} for i in range(4)]
+    path.write_bytes("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("latin-1"))
+    result = cli_invoker()("dataset", "build", path, "--out", tmp_path / "ds")
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "Traceback" not in result.output and "codec" not in message
+    for line in (1, 2, 3, 4):
+        assert f"latin1.jsonl:{line}: not UTF-8 (byte 0xe9" in message
+    assert not (tmp_path / "ds").exists()
 
 
 def test_snapshot_folder_uses_newest_snapshot(tmp_path, tags):
