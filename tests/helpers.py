@@ -117,6 +117,24 @@ def train_tiny_baseline(train_rows: Sequence[dict], validation_rows: Sequence[di
                           list(tags), cfg, out).model_dir
 
 
+class CountingScorer:
+    """A real scorer that counts the sentences it scores and can fail after some calls
+    (a crash mid-run, for the predictor's resume tests)."""
+
+    def __init__(self, inner: Any, fail_after_calls: int | None = None):
+        self.inner, self.kind, self.tags, self.thresholds = inner, inner.kind, inner.tags, inner.thresholds
+        self.fail_after_calls = fail_after_calls
+        self.calls = 0
+        self.scored = 0
+
+    def predict_proba(self, texts: Sequence[str]) -> Any:
+        if self.fail_after_calls is not None and self.calls >= self.fail_after_calls:
+            raise RuntimeError("simulated crash")
+        self.calls += 1
+        self.scored += len(texts)
+        return self.inner.predict_proba(texts)
+
+
 def cli_invoker(*prefix: str, env: dict | None = None) -> Callable[..., Any]:
     """`invoke(*args)` running the real `stance` app in-process (CliRunner); returns the Result.
 

@@ -7,6 +7,7 @@ output frame. training.scoring.load_scorer turns a directory into a Scorer.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -41,6 +42,22 @@ def read_meta(model_dir: Path | str) -> dict:
         if key not in meta:
             raise ValueError(f"{path}: missing key {key!r}")
     return meta
+
+
+def content_fingerprint(model_dir: Path | str) -> str:
+    """A fingerprint of what a model directory holds: sha256 over each file's relative path and
+    bytes, in path order (meta.json, the weights, the tokenizer, ...), never its location.
+
+    The same folder given as a relative or an absolute path has the same fingerprint; a model
+    replaced at the same path has another. Raises OSError naming a file that cannot be read.
+    """
+    root = Path(model_dir)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        with open(path, "rb") as fh:
+            digest.update(hashlib.file_digest(fh, "sha256").digest())
+    return "sha256:" + digest.hexdigest()[:16]
 
 
 def output_frame(tags: Sequence[str], thresholds: np.ndarray, probs: np.ndarray) -> pd.DataFrame:

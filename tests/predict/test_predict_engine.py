@@ -9,27 +9,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers import TAGS, labeled_rows, read_jsonl, write_jsonl
+from tests.helpers import TAGS, CountingScorer, labeled_rows, read_jsonl, write_jsonl
 from training.predict.engine import PredictOptions, predict, sentence_source
 from training.predict.output import ResumeError, partial_dir
 from training.scoring import load_scorer
-
-
-class CountingScorer:
-    """A real scorer that counts the sentences it scores and can fail after some calls."""
-
-    def __init__(self, inner, fail_after_calls: int | None = None):
-        self.inner, self.kind, self.tags, self.thresholds = inner, inner.kind, inner.tags, inner.thresholds
-        self.fail_after_calls = fail_after_calls
-        self.calls = 0
-        self.scored = 0
-
-    def predict_proba(self, texts):
-        if self.fail_after_calls is not None and self.calls >= self.fail_after_calls:
-            raise RuntimeError("simulated crash")
-        self.calls += 1
-        self.scored += len(texts)
-        return self.inner.predict_proba(texts)
 
 
 def _records(n: int = 40) -> list[dict]:
@@ -136,7 +119,7 @@ def test_resume_on_changed_input_fails_naming_the_mismatch(tmp_path, baseline_di
     changed = _records(16)
     changed[7]["id"] = "edited"
     write_jsonl(src, changed)
-    with pytest.raises(ResumeError, match="input changed since the interrupted run"):
+    with pytest.raises(ResumeError, match=r"in\.jsonl:8: changed since the interrupted run scored it"):
         _run([src], inner, tmp_path / "out.jsonl", batch_size=4, resume=True)
 
 

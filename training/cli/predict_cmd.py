@@ -24,12 +24,18 @@ class Engine(str, Enum):
 
 
 def model_identity(loaded: Any) -> str:
-    """What the resume check compares: registry name and version, else run id, else the URI."""
+    """What the resume check compares: registry name and version, else run id; a local folder
+    by its content (training.model_dir.content_fingerprint), never by its path."""
+    from training.model_dir import content_fingerprint
+
     if getattr(loaded, "name", None) and getattr(loaded, "version", None):
         return f"{loaded.name}/{loaded.version}"
+    uri = str(loaded.uri)
+    if not uri.startswith(("models:/", "runs:/")) and Path(uri).expanduser().is_dir():
+        return f"content {content_fingerprint(Path(uri).expanduser())}"
     if getattr(loaded, "run_id", None):
         return f"run {loaded.run_id}"
-    return str(loaded.uri)
+    return uri
 
 
 def _ingest_options(text_col: Optional[str], id_col: Optional[str], title_col: Optional[str]) -> Any:

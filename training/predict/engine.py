@@ -8,6 +8,8 @@ Only one chunk is ever held in memory, so memory does not grow with the input.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -79,14 +81,18 @@ ProgressFn = Callable[[int, int], None]  # (units advanced, sentences advanced)
 
 @dataclass
 class Item:
-    """One raw input item before splitting: its resume key, a size estimate, and the payload.
+    """One raw input item before splitting: its resume key, a size estimate, the payload, its file.
 
-    `weight` estimates its sentences, so chunks can be cut before the (costly) split.
+    `key` is a fingerprint of the item's content (never of its path or position), so a resumed
+    run can tell an edited input from the one already scored; `source` and `line` name it in
+    messages. `weight` estimates its sentences, so chunks can be cut before the (costly) split.
     """
 
     key: str
     weight: int
     payload: Any
+    source: str = ""
+    line: int | None = None
 
 
 @dataclass
@@ -99,7 +105,12 @@ class Source:
 
 
 def _digest(*parts: Any) -> str:
-    return hashlib.sha1("\x1f".join(map(str, parts)).encode("utf-8")).hexdigest()[:10]
+    return hashlib.sha1("\x1f".join(map(str, parts)).encode("utf-8")).hexdigest()[:16]
+
+
+def _record_key(data: dict[str, Any]) -> str:
+    # Every field, not only id and text: article_id and index reach the output too.
+    return _digest(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str))
 
 
 def sentence_source(inputs: Sequence[Path | str], options: PredictOptions) -> Source:
@@ -108,10 +119,9 @@ def sentence_source(inputs: Sequence[Path | str], options: PredictOptions) -> So
     def items() -> Iterator[Item]:
         for rec in iter_records(inputs):
             if isinstance(rec, RecordError):
-                yield Item(f"{rec.source}:{rec.line}", 0, rec.as_dict())
+                yield Item(_digest("error", rec.message), 0, rec.as_dict(), rec.source, rec.line)
             else:
-                key = f"{rec.source}:{rec.line}:{_digest(rec.data.get(options.id_col), rec.data.get(options.text_col))}"
-                yield Item(key, 1, rec)
+                yield Item(_record_key(rec.data), 1, rec, rec.source, rec.line)
 
     return Source(items(), partial(_sentence_unit, options=options), "sentences")
 
@@ -176,10 +186,11 @@ def article_source(inputs: Sequence[Path | str], ingest_options: IngestOptions) 
     def items() -> Iterator[Item]:
         for art in iter_articles([str(p) for p in inputs], ingest_options.read):
             if isinstance(art, ReadError):
-                yield Item(f"{art.path}:{art.line}", 0, {"source": str(art.path), "line": art.line, "error": str(art.message)})
+                yield Item(_digest("error", art.message), 0, {"source": str(art.path), "line": art.line, "error": str(art.message)},
+                           str(art.path), art.line)
             else:
-                yield Item(f"{art.source_path}:{art.line}:{_digest(art.article_id, art.text)}",
-                           1 + len(art.text) // _CHARS_PER_SENTENCE, art)
+                yield Item(_digest(art.article_id, art.title, art.is_html, art.text), 1 + len(art.text) // _CHARS_PER_SENTENCE,
+                           art, art.source_path, art.line)
 
     return Source(items(), partial(_article_unit, ingest_options=ingest_options), "articles")
 
@@ -214,21 +225,34 @@ def chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
 
 
 def skip_done(items: Iterator[Item], run: PartialRun) -> Iterator[Item]:
-    """Drop the items an interrupted run already committed, checking the inputs did not change.
+    """Drop the items an interrupted run already committed, checking every one of them is unchanged.
 
-    Raises ResumeError when the item at the resume point is not the one the interrupted run
-    ended with, or when the input has fewer items than were already done.
+    Each done item is compared by its content fingerprint with the one the interrupted run
+    scored (not only the item at the resume point), so an input edited before the resume
+    point cannot leave stale rows. Raises ResumeError naming the file (and line) of the
+    first changed item, or the file that is gone when the input has fewer items than were done.
     """
-    for i in range(run.units_done):
+    for i, (source, line, key) in enumerate(run.iter_done()):
         item = next(items, None)
         if item is None:
-            raise ResumeError(f"the input has only {i} items but the interrupted run already did {run.units_done}; rerun without --resume")
-        if i == run.units_done - 1 and item.key != run.last_unit:
-            raise ResumeError(
-                f"the input changed since the interrupted run: item {i + 1} is {item.key!r}, "
-                f"expected {run.last_unit!r}; rerun without --resume"
-            )
+            raise ResumeError(f"{_where(source, line)}: scored by the interrupted run but no longer in the input (the "
+                              f"input has only {i} of the {run.units_done} items already done); rerun without --resume")
+        if item.key != key:
+            raise ResumeError(_changed(item, source, line))
     yield from items
+
+
+def _where(source: str, line: int | None) -> str:
+    return source if line is None else f"{source}:{line}"
+
+
+def _changed(item: Item, source: str, line: int | None) -> str:
+    # The same file given another way (relative, absolute) is the same input: compare names.
+    if os.path.basename(item.source) == os.path.basename(source):
+        return (f"{_where(item.source, item.line)}: changed since the interrupted run scored it (its rows in the "
+                "partial output would be stale); rerun without --resume to score the inputs as they are now")
+    return (f"the inputs changed since the interrupted run: {_where(item.source, item.line)} is where "
+            f"{_where(source, line)} was scored (a file added, removed or renamed); rerun without --resume")
 
 
 def check_outputs(out: Path, summary: Path | None, errors: Path | None) -> None:
@@ -247,11 +271,11 @@ def predict(source: Source, scorer: Scorer, model_id: str, out: Path, *,
             progress: ProgressFn | None = None) -> PredictReport:
     """Score `source` with `scorer` and write `out` (and `summary`, `errors_file`) atomically.
 
-    `model_id` identifies the model in the resume check; `workers` (default: see
-    default_workers) sets the processes that split and score. With `resume`, continues the
-    partial output an interrupted run left beside `out`. Raises ResumeError (before
-    scoring anything) when that output was made with other tags, another model or mode,
-    or from other inputs, and OutputBusyError (a ResumeError) while another run writes `out`; ValueError on bad output paths. Input errors do not raise: they
+    `model_id` identifies the model in the resume check (its content fingerprint or registered
+    version, never its path); `workers` (default: see default_workers) sets the processes that
+    split and score. With `resume`, continues the partial output an interrupted run left beside
+    `out`. Raises ResumeError (before scoring anything) when that output was made with other
+    tags, another model or mode, or when any input it already scored changed (naming the file), and OutputBusyError (a ResumeError) while another run writes `out`; ValueError on bad output paths. Input errors do not raise: they
     are counted, listed in the report and written to `errors_file`.
     """
     out = Path(out)
@@ -272,7 +296,7 @@ def _predict(source: Source, scorer: Scorer, model_id: str, out: Path, summary: 
     started = time.perf_counter()
     n_workers = workers if workers is not None else default_workers(scorer)
     for items, result in run_chunks(chunks(skip_done(source.items, run), batch_size), source.to_unit, scorer, schema, n_workers):
-        run.commit(result.table, result.errors, len(items), items[-1].key, articles=result.articles)
+        run.commit(result.table, result.errors, [(item.source, item.line, item.key) for item in items], articles=result.articles)
         report.sentences += result.table.num_rows
         report.error_count += len(result.errors)
         if progress is not None:

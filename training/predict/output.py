@@ -2,9 +2,10 @@
 
 While a run is going, each scored chunk is committed as its own Parquet part in a
 *partial directory* beside the target (`.<name>.partial/`), together with the chunk's
-input errors and a manifest saying how many input units are done. An interrupted run
-therefore loses at most the chunk in flight, and `--resume` continues after the last
-committed part without rescoring or duplicating anything. When every input is done the
+input errors, the content fingerprints of the input units it consumed, and a manifest saying
+how many input units are done. An interrupted run therefore loses at most the chunk in
+flight, and `--resume` continues after the last committed part without rescoring or
+duplicating anything, once every unit already done is checked unchanged. When every input is done the
 parts are streamed into the target (JSONL, CSV or Parquet by extension) through a
 temporary file that is renamed over it, so the target is never half-written.
 """
@@ -27,7 +28,8 @@ from labeling.io import atomic_open, atomic_path, write_jsonl
 FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 ID_COLUMNS = ["article_id", "sentence_id", "index", "text", "labels"]
 MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
+# 2: every done unit's content fingerprint is kept (part-N.done.json); the model is its content.
+MANIFEST_VERSION = 2
 # CSV has no list type; ';' never occurs in a tag name (labeling.schema), so it is unambiguous.
 CSV_LIST_SEP = ";"
 
@@ -111,8 +113,8 @@ class PartialRun:
     """The committed state of one (possibly interrupted) run; see the module docstring.
 
     `units_done` counts input units (articles, read errors, or sentence records) already
-    handled; `last_unit` is the key of the last one, used to check that a resumed run sees
-    the same inputs in the same order.
+    handled; `iter_done` gives each one's file, line and content fingerprint, so that a
+    resumed run can check every unit it skips is the one that was scored.
     """
 
     directory: Path
@@ -131,10 +133,6 @@ class PartialRun:
         return int(self.manifest["errors_done"])
 
     @property
-    def last_unit(self) -> str | None:
-        return self.manifest["last_unit"]
-
-    @property
     def parts(self) -> int:
         return int(self.manifest["parts"])
 
@@ -145,8 +143,10 @@ class PartialRun:
     def articles_done(self) -> int:
         return int(self.manifest["articles_done"])
 
-    def commit(self, table: pa.Table, errors: Sequence[dict], units: int, last_unit: str | None, articles: int = 0) -> None:
-        """Commit one chunk: its scored rows, its input errors, the units and articles it consumed.
+    def commit(self, table: pa.Table, errors: Sequence[dict], units: Sequence[tuple[str, int | None, str]],
+               articles: int = 0) -> None:
+        """Commit one chunk: its scored rows, its input errors, the units (file, line, content
+        fingerprint, in input order) and the number of articles it consumed.
 
         The part files are written atomically before the manifest, so a crash in between
         leaves an orphan part that the manifest does not count and the next run overwrites.
@@ -156,14 +156,14 @@ class PartialRun:
             pq.write_table(table, tmp)
         if errors:
             write_jsonl(self._part(i, ".errors.jsonl"), errors)
+        _write_json_atomic(self._part(i, ".done.json"), [list(unit) for unit in units])
         manifest = dict(self.manifest)
         manifest.update(
             parts=i + 1,
-            units_done=self.units_done + units,
+            units_done=self.units_done + len(units),
             rows_done=self.rows_done + table.num_rows,
             errors_done=self.errors_done + len(errors),
             articles_done=self.articles_done + articles,
-            last_unit=last_unit if units else self.last_unit,
         )
         _write_json_atomic(self.directory / MANIFEST, manifest)
         self.manifest = manifest
@@ -172,6 +172,12 @@ class PartialRun:
         """The committed parts in order, one Arrow table each."""
         for i in range(self.parts):
             yield pq.read_table(self._part(i, ".parquet"))
+
+    def iter_done(self) -> Iterator[tuple[str, int | None, str]]:
+        """The committed input units in order: (file, line or None, content fingerprint)."""
+        for i in range(self.parts):
+            for source, line, key in json.loads(self._part(i, ".done.json").read_text(encoding="utf-8")):
+                yield source, line, key
 
     def iter_errors(self) -> Iterator[dict]:
         """The committed input errors in order."""
@@ -191,7 +197,8 @@ def open_partial(target: Path | str, identity: dict[str, Any], resume: bool) -> 
     """Open the partial output of `target`; returns (run, resumed).
 
     `identity` holds what must not change between an interrupted run and its resumption:
-    `tags` (the model's tags, schema order), `model` (its URI and version) and `mode`
+    `tags` (the model's tags, schema order), `model` (its content fingerprint or registered
+    version, never its path) and `mode`
     ('articles' or 'sentences'). With `resume` and an existing partial output whose
     identity differs, raises ResumeError naming the difference; without `resume` any
     old partial output is discarded and the run starts from scratch.
@@ -213,7 +220,6 @@ def open_partial(target: Path | str, identity: dict[str, Any], resume: bool) -> 
         "rows_done": 0,
         "errors_done": 0,
         "articles_done": 0,
-        "last_unit": None,
     }
     _write_json_atomic(manifest_path, manifest)
     return PartialRun(directory, manifest), False
@@ -229,9 +235,10 @@ def _check_identity(target: Path | str, manifest: dict, identity: dict) -> None:
         )
     for key, what in (("model", "model"), ("mode", "input mode")):
         if manifest.get(key) != identity[key]:
+            why = " (a model is its content: a model directory replaced at the same path is another model)" if key == "model" else ""
             raise ResumeError(
                 f"{target}: the output being resumed was made with {what} {manifest.get(key)!r}, "
-                f"not {identity[key]!r}; use the same one or rerun without --resume"
+                f"not {identity[key]!r}{why}; use the same one or rerun without --resume"
             )
 
 
