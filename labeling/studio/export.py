@@ -39,17 +39,42 @@ def annotator_name(ann: Mapping[str, Any], users: Mapping[int, str] | None = Non
 
 
 def _task_name(task: Mapping[str, Any]) -> str:
-    sid = (task.get("data") or {}).get("sentence_id")
+    data = task.get("data")
+    sid = data.get("sentence_id") if isinstance(data, Mapping) else None
     return f"task {task.get('id')}" + (f" ({sid})" if sid else "")
 
 
-def annotation_labels(ann: Mapping[str, Any], tags: Sequence[str], where: str) -> list[str]:
-    """The tags chosen in one annotation, in schema order. Unknown tags raise ExportError."""
+def _expect(value: Any, kind: type | tuple[type, ...], what: str, where: str, field_name: str) -> Any:
+    """`value` when it is of `kind`, else ExportError naming the task and the field (a hand-edited
+    or foreign export must end in that line, not in an AttributeError deep in the parser)."""
+    if not isinstance(value, kind):
+        raise ExportError(f"{where}: field {field_name!r} should be {what}, got {type(value).__name__} {_short(value)}")
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _items(value: Any, where: str, field_name: str) -> list[Any]:
+    """A list field that may be absent or null (no annotations, no result): [] then."""
+    return [] if value is None else _expect(value, list, "a list", where, field_name)
+
+
+def annotation_labels(ann: Mapping[str, Any], tags: Sequence[str], where: str, field_name: str = "annotation") -> list[str]:
+    """The tags chosen in one annotation, in schema order.
+
+    Raises ExportError naming the task (`where`) and the field (under `field_name`) for an
+    unknown tag or a result, item, value or choice list of the wrong type.
+    """
     chosen: set[str] = set()
-    for item in ann.get("result") or []:
+    for k, item in enumerate(_items(ann.get("result"), where, f"{field_name}.result")):
+        item = _expect(item, Mapping, "an object", where, f"{field_name}.result[{k}]")
         if item.get("from_name") != CONTROL_NAME or item.get("type") != "choices":
             continue
-        for choice in (item.get("value") or {}).get("choices") or []:
+        value = _expect(item.get("value") or {}, Mapping, "an object", where, f"{field_name}.result[{k}].value")
+        for choice in _items(value.get("choices"), where, f"{field_name}.result[{k}].value.choices"):
             if choice not in tags:
                 raise ExportError(f"{where}: tag {choice!r} is not in the schema ({', '.join(tags)})")
             chosen.add(choice)
@@ -79,11 +104,24 @@ def resolve_votes(votes: list[dict[str, Any]], tags: Sequence[str]) -> tuple[lis
     return labels, disputed
 
 
-def _check_task(task: Mapping[str, Any]) -> dict[str, Any]:
+def _check_task(task: Any, position: int) -> dict[str, Any]:
+    _expect(task, Mapping, "an object", f"task at position {position} of the export", "task")
     data = task.get("data")
     if not isinstance(data, Mapping) or not data.get("sentence_id"):
         raise ExportError(f"{_task_name(task)}: task data has no sentence_id (not pushed by `stance label push`?)")
+    where = _task_name(task)
+    _expect(data["sentence_id"], str, "a string", where, "data.sentence_id")
+    _expect(data.get("text", ""), str, "a string", where, "data.text")
     return dict(data)
+
+
+def _check_annotation(ann: Any, where: str, field_name: str) -> Mapping[str, Any]:
+    ann = _expect(ann, Mapping, "an object", where, field_name)
+    # ids order re-annotations and name people: a list or a text id would fail far from here
+    _expect(ann.get("id"), (int, type(None)), "an integer", where, f"{field_name}.id")
+    who = ann.get("completed_by")
+    _expect(who, (int, str, Mapping, type(None)), "a user id or object", where, f"{field_name}.completed_by")
+    return ann
 
 
 def parse_export(export: Sequence[Mapping[str, Any]], tags: Sequence[str],
@@ -91,7 +129,8 @@ def parse_export(export: Sequence[Mapping[str, Any]], tags: Sequence[str],
     """Turn a Label Studio JSON export into labeled rows, per-annotation rows and adjudication items.
 
     Inputs: the export (a list of tasks), the schema's tag names, optional user id -> name.
-    Raises ExportError for an empty export, a task without sentence_id, or an unknown tag.
+    Raises ExportError for an empty export, a task without sentence_id, an unknown tag, or a
+    task, annotation, result or field of the wrong type (naming the task and the field).
     Every task is checked before anything is returned, so callers write all or nothing.
     """
     if not isinstance(export, Sequence) or isinstance(export, (str, bytes)):
@@ -101,16 +140,17 @@ def parse_export(export: Sequence[Mapping[str, Any]], tags: Sequence[str],
     out = ExportResult()
     counts = dict(tasks=len(export), labeled=0, unlabeled=0, annotations=0, cancelled=0,
                   adjudicated=0, disputed=0)
-    for task in export:
-        data = _check_task(task)
+    for position, task in enumerate(export, 1):
+        data = _check_task(task, position)
         where = _task_name(task)
         valid = []
-        for ann in task.get("annotations") or []:
+        for j, ann in enumerate(_items(task.get("annotations"), where, "annotations")):
+            ann = _check_annotation(ann, where, f"annotations[{j}]")
             if ann.get("was_cancelled"):
                 counts["cancelled"] += 1
                 continue
             valid.append({"annotation_id": ann.get("id"), "annotator": annotator_name(ann, users),
-                          "labels": annotation_labels(ann, tags, where),
+                          "labels": annotation_labels(ann, tags, where, f"annotations[{j}]"),
                           "ground_truth": bool(ann.get("ground_truth"))})
         votes = _latest_per_annotator(valid)
         counts["annotations"] += len(votes)

@@ -33,6 +33,9 @@ def read_export_file(path: Path | str) -> list[dict]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ExportError(f"{path}: not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    except UnicodeDecodeError as exc:
+        raise ExportError(f"{path}: not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                          "Label Studio exports are UTF-8") from None
     if not isinstance(data, list):
         raise ExportError(f"{path}: expected a JSON list of tasks, got {type(data).__name__}")
     return data

@@ -71,8 +71,28 @@ def test_pull_from_file_then_agreement(cli, tmp_path, studio_yaml):
 def test_pull_with_unknown_tag_writes_nothing(cli, tmp_path, studio_yaml):
     (tmp_path / "export.json").write_text(json.dumps([export_task(7, "s-1", [ann(1, 1, "threat")])]))
     res = cli("pull", "--from-file", tmp_path / "export.json", "--config", studio_yaml)
-    assert res.exit_code == 1 and "task 7 (s-1): tag 'threat'" in res.output
+    assert res.exit_code == 2 and "task 7 (s-1): tag 'threat'" in res.output
     assert not (tmp_path / "ann").exists()
+
+
+def test_pull_of_an_export_with_a_result_of_the_wrong_type_is_one_error_line(cli, tmp_path, studio_yaml):
+    task = export_task(7, "s-1", [ann(1, 1, "denial")])
+    task["annotations"][0]["result"] = {"choices": ["denial"]}  # an object where Label Studio writes a list
+    (tmp_path / "export.json").write_text(json.dumps([export_task(6, "s-0", []), task]))
+    res = cli("pull", "--from-file", tmp_path / "export.json", "--config", studio_yaml)
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and "AttributeError" not in res.output
+    assert res.output.startswith("error: ") and len(res.output.strip().splitlines()) == 1
+    assert "export.json: task 7 (s-1): field 'annotations[0].result' should be a list, got dict" in res.output
+    assert not (tmp_path / "ann").exists()
+
+
+def test_pull_of_a_non_utf8_export_names_the_file(cli, tmp_path, studio_yaml):
+    export = [export_task(7, "s-1", [], text="Caf\u00e9 talks resumed.")]
+    (tmp_path / "export.json").write_bytes(json.dumps(export, ensure_ascii=False).encode("latin-1"))
+    res = cli("pull", "--from-file", tmp_path / "export.json", "--config", studio_yaml)
+    assert res.exit_code == 2, res.output
+    assert "export.json: not UTF-8 (byte 0xe9" in res.output and "Traceback" not in res.output
 
 
 def test_agreement_without_snapshot_says_so(cli, studio_yaml):

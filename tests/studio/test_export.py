@@ -65,3 +65,25 @@ def test_empty_export_is_an_error():
 def test_annotator_names_fall_back_to_user_ids_and_dicts():
     export = [export_task(10, "s-1", [ann(1, 9, "denial"), dict(ann(2, 0, "denial"), completed_by={"id": 4, "email": "d@x"})])]
     assert parse_export(export, TAGS).rows[0]["annotators"] == ["d@x", "user-9"]
+
+
+@pytest.mark.parametrize("broken, field", [
+    ("a string, not a task", "'task'"),
+    ({"id": 3, "data": {"sentence_id": "s-3", "text": "x"}, "annotations": {"id": 1}}, "'annotations'"),
+    ({"id": 3, "data": {"sentence_id": "s-3", "text": "x"}, "annotations": ["done"]}, "'annotations[0]'"),
+    ({"id": 3, "data": {"sentence_id": "s-3", "text": "x"}, "annotations": [{"id": 1, "result": "escalation"}]},
+     "'annotations[0].result'"),
+    ({"id": 3, "data": {"sentence_id": "s-3", "text": "x"}, "annotations": [{"id": 1, "result": [7]}]},
+     "'annotations[0].result[0]'"),
+    ({"id": 3, "data": {"sentence_id": "s-3", "text": "x"},
+      "annotations": [{"id": 1, "result": [{"from_name": "stance", "type": "choices", "value": {"choices": "denial"}}]}]},
+     "'annotations[0].result[0].value.choices'"),
+    ({"id": 3, "data": {"sentence_id": "s-3", "text": "x"}, "annotations": [{"id": "one", "result": []}]},
+     "'annotations[0].id'"),
+    ({"id": 3, "data": {"sentence_id": "s-3", "text": ["x"]}, "annotations": []}, "'data.text'"),
+])
+def test_a_task_or_result_of_the_wrong_type_names_the_task_and_field(broken, field):
+    export = [export_task(1, "s-1", [ann(1, 1, "denial")]), broken]
+    with pytest.raises(ExportError, match="field " + field.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")) as info:
+        parse_export(export, TAGS, USERS)
+    assert ("task 3 (s-3)" if isinstance(broken, dict) else "task at position 2") in str(info.value)

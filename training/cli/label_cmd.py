@@ -21,13 +21,14 @@ from labeling.schema import load_schema
 from labeling.studio.agreement import compute_agreement, write_heatmap
 from labeling.studio.client import StudioError, connect
 from labeling.studio.config_xml import build_label_config
+from labeling.studio.export import ExportError
 from labeling.studio.pull import read_export_file, take_snapshot
 from labeling.studio.push import (ensure_project, existing_by_group, push_groups, read_sentences,
                                   write_import_file)
 from labeling.studio.settings import load_studio_config, resolve_path
 from labeling.studio.snapshot import ANNOTATIONS, latest_snapshot, read_rows
 from labeling.studio.tasks import STRATEGIES, build_prediction, group_sentences, select_groups
-from training.cli.common import EXIT_FAILED, USER_ERRORS, SchemaOpt, StudioConfigOpt, fail, store_uri
+from training.cli.common import EXIT_FAILED, EXIT_USAGE, USER_ERRORS, SchemaOpt, StudioConfigOpt, fail, store_uri
 
 
 
@@ -194,6 +195,8 @@ def pull_cmd(
             view = client.create_review_view(project["id"], f"Review {outcome.snapshot.name}", ids)
             console.print(f"review batch: {len(ids)} tasks in tab 'Review {outcome.snapshot.name}' "
                           f"({client.url}/projects/{project['id']}/data?tab={view})")
+    except ExportError as exc:  # bad export data: refused before anything is written
+        raise fail(console, exc, EXIT_USAGE)
     except USER_ERRORS as exc:
         raise fail(console, exc, EXIT_FAILED)
 
