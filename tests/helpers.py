@@ -6,7 +6,10 @@ reads the project's data: rows are built inline.
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
+import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -102,6 +105,23 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def write_corrupt_parquet(path: Path, records: Sequence[dict], row_group_size: int, bad_group: int) -> Path:
+    """A Parquet file of `records` in row groups of `row_group_size` whose row group `bad_group`
+    (0-based) has its column data overwritten with garbage: the footer and other groups stay readable."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(list(records)), path, row_group_size=row_group_size)
+    group = pq.ParquetFile(path).metadata.row_group(bad_group)
+    data = bytearray(Path(path).read_bytes())
+    for c in range(group.num_columns):
+        col = group.column(c)
+        start = col.dictionary_page_offset or col.data_page_offset
+        data[start:start + col.total_compressed_size] = b"\xff" * col.total_compressed_size
+    Path(path).write_bytes(bytes(data))
+    return Path(path)
+
+
 def train_tiny_baseline(train_rows: Sequence[dict], validation_rows: Sequence[dict], out: Path,
                         tags: Sequence[str] = TAGS, **config: Any) -> Path:
     """A real baseline model directory at `out`, trained fast (one C, two folds, small n-grams).
@@ -133,6 +153,26 @@ class CountingScorer:
         self.calls += 1
         self.scored += len(texts)
         return self.inner.predict_proba(texts)
+
+
+def stance_command(*args: Any) -> list[str]:
+    """The argv that runs the real `stance` CLI in a new process (for signals, timeouts, users)."""
+    return [sys.executable, "-c", "from training.cli import main; main()", *map(str, args)]
+
+
+def without_root_privileges(cmd: list[str]) -> list[str]:
+    """`cmd` run so that file permissions bind it: as is for a normal user; for root, through
+    setpriv without the two capabilities that bypass them (root reads a mode-0 folder otherwise).
+    Skips the test when running as root without setpriv."""
+    import pytest
+
+    if os.geteuid() != 0:
+        return cmd
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): file permissions cannot bind")
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *cmd]
 
 
 def cli_invoker(*prefix: str, env: dict | None = None) -> Callable[..., Any]:

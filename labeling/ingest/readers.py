@@ -7,9 +7,13 @@ stays flat however large the file is.
 """
 from __future__ import annotations
 
+import codecs
+import errno
 import glob
 import json
 import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -68,13 +72,54 @@ class ReadError:
         return f"{where}: {self.message}"
 
 
+def folder_files(folder: Path, suffixes: set[str] | tuple[str, ...]) -> tuple[list[Path], list[ReadError]]:
+    """The entries under `folder` (recursively; links to folders are not entered) whose suffix is
+    in `suffixes`, sorted, and a ReadError for each folder that cannot be listed (its files are
+    skipped, the others still read)."""
+    errors: list[ReadError] = []
+
+    def unreadable(exc: OSError) -> None:
+        errors.append(ReadError(str(exc.filename), None, f"cannot read folder: {exc.strerror or exc}; its files skipped"))
+
+    files = [Path(top, name) for top, _, names in os.walk(folder, onerror=unreadable)
+             for name in names if Path(name).suffix.lower() in suffixes]
+    return sorted(files), errors
+
+
+_SPECIAL_FILES = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"))
+
+
+def stat_input(path: Path) -> os.stat_result | ReadError:
+    """The stat of an input file (through links), or a ReadError saying why it cannot be read:
+    missing, a broken or looping symbolic link, or not a regular file (a FIFO, socket or device,
+    whose read could block forever, is skipped, never opened)."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return ReadError(str(path), None, "symbolic link loop; skipped")
+        if path.is_symlink() and exc.errno == errno.ENOENT:
+            return ReadError(str(path), None, f"broken symbolic link (its target {os.readlink(path)} does not exist); skipped")
+        if exc.errno == errno.ENOENT:
+            return ReadError(str(path), None, "no such file or directory")
+        return ReadError(str(path), None, f"cannot read: {exc.strerror or exc}")
+    for test, what in _SPECIAL_FILES:
+        if test(info.st_mode):
+            return ReadError(str(path), None, f"not a regular file ({what}); skipped")
+    return info
+
+
 def expand_inputs(inputs: list[str]) -> Iterator[Path | ReadError]:
     """Expand files, directories (recursively, sorted) and glob patterns into file paths.
 
-    Yields a ReadError for a path that does not exist, a glob that matches nothing, or a
-    file whose type is not supported. Each file is yielded once even if named twice.
+    Yields a ReadError for a path that does not exist, a glob that matches nothing, a folder
+    that cannot be listed, a broken or looping symbolic link, a FIFO or device (stat_input), or
+    a file whose type is not supported; the other inputs are still yielded. Each file is
+    yielded once even if named twice.
     """
     seen: set[tuple[int, int]] = set()
+    reported: set[str] = set()
     for item in inputs:
         if glob.has_magic(item):
             matches = sorted(glob.glob(item, recursive=True))
@@ -82,21 +127,23 @@ def expand_inputs(inputs: list[str]) -> Iterator[Path | ReadError]:
                 yield ReadError(item, None, "no files match this pattern")
             candidates = [Path(m) for m in matches]
         else:
-            path = Path(item)
-            if not path.exists():
-                yield ReadError(item, None, "no such file or directory")
-                continue
-            candidates = [path]
+            candidates = [Path(item)]
         for path in candidates:
             if path.is_dir():
-                files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
-                if not files:
+                files, errors = folder_files(path, SUPPORTED_SUFFIXES)
+                yield from errors
+                if not files and not errors:
                     yield ReadError(str(path), None, "directory holds no supported files (txt, html, jsonl, csv, parquet)")
             else:
                 files = [path]
             for f in files:
                 # Device and inode name the file itself (through links and relative paths) in one stat call.
-                info = f.stat()
+                info = stat_input(f)
+                if isinstance(info, ReadError):
+                    if info.path not in reported:
+                        reported.add(info.path)
+                        yield info
+                    continue
                 key = (info.st_dev, info.st_ino)
                 if key in seen:
                     continue
@@ -205,6 +252,42 @@ def _iter_jsonl(path: Path, options: ReadOptions) -> Iterator[Article | ReadErro
             yield record_article(record, path, lineno, options)
 
 
+def table_encoding(path: Path) -> str:
+    """The encoding to read a table file (CSV) with: UTF-8 when every line is, or when most lines
+    with non-ASCII bytes are (the others are then bad rows, reported one by one); otherwise the
+    encoding charset-normalizer finds for the non-UTF-8 lines, as decode_bytes does for a text file.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as fh:
+        try:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+            return "utf-8-sig"
+        except UnicodeDecodeError:
+            pass
+        fh.seek(0)
+        utf8_lines, other_lines, sample = 0, 0, bytearray()
+        for raw in fh:
+            if raw.isascii():
+                continue
+            try:
+                raw.decode("utf-8")
+                utf8_lines += 1
+            except UnicodeDecodeError:
+                other_lines += 1
+                if len(sample) < _SNIFF_BYTES:
+                    sample += raw
+    if utf8_lines >= other_lines:
+        return "utf-8-sig"
+    best = charset_normalizer.from_bytes(bytes(sample)).best()
+    return best.encoding if best is not None and best.encoding else "utf-8-sig"
+
+
+# What surrogateescape makes of bytes the encoding does not explain: a row holding one is skipped.
+_UNDECODED = re.compile("[\udc80-\udcff]")
+
+
 def _check_columns(path: Path, columns: list[str], options: ReadOptions) -> None:
     if options.text_col not in columns:
         raise ValueError(f"missing text column {options.text_col!r} (columns: {', '.join(columns)}); use --text-col")
@@ -213,17 +296,47 @@ def _check_columns(path: Path, columns: list[str], options: ReadOptions) -> None
 def _iter_csv(path: Path, options: ReadOptions) -> Iterator[Article | ReadError]:
     import pandas as pd
 
+    encoding = table_encoding(path)
     try:
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=options.chunk_rows, encoding_errors="strict")
+        # Bytes the encoding does not explain survive as surrogates (object columns keep them), so
+        # one bad row is reported and skipped instead of the whole file.
+        reader = pd.read_csv(path, dtype=object, keep_default_na=False, chunksize=options.chunk_rows,
+                             encoding=encoding, encoding_errors="surrogateescape")
         row = 0
         for chunk in reader:
             _check_columns(path, list(chunk.columns), options)
             for record in chunk.to_dict(orient="records"):
                 row += 1
                 # Row numbers count data rows; +1 for the header gives the file line of simple CSVs.
+                if any(isinstance(v, str) and _UNDECODED.search(v) for v in record.values()):
+                    name = "UTF-8" if encoding.startswith("utf-8") else encoding
+                    yield ReadError(str(path), row + 1, f"not valid {name} text; row skipped")
+                    continue
                 yield record_article(record, path, row + 1, options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         yield ReadError(str(path), None, f"cannot parse CSV: {str(exc).strip()}")
+
+
+def parquet_rows(path: Path | str, pf: Any, batch_size: int, columns: list[str] | None = None
+                 ) -> Iterator[tuple[int, dict[str, Any]] | ReadError]:
+    """(1-based row number, record) for each row of the open pyarrow ParquetFile `pf`, streamed
+    one row group at a time: a row group that cannot be read becomes one ReadError naming it
+    and its rows (the rows read before the damage are kept), and reading goes on with the next.
+    """
+    import pyarrow as pa
+
+    groups, start = pf.num_row_groups, 0
+    for group in range(groups):
+        size, done = pf.metadata.row_group(group).num_rows, 0
+        try:
+            for batch in pf.iter_batches(batch_size=batch_size, row_groups=[group], columns=columns):
+                for record in batch.to_pylist():
+                    done += 1
+                    yield start + done, record
+        except (pa.ArrowException, OSError) as exc:
+            yield ReadError(str(path), start + done + 1, f"corrupt Parquet row group {group + 1} of {groups}: rows "
+                                                         f"{start + done + 1}-{start + size} skipped ({' '.join(str(exc).split())})")
+        start += size
 
 
 def _iter_parquet(path: Path, options: ReadOptions) -> Iterator[Article | ReadError]:
@@ -239,11 +352,8 @@ def _iter_parquet(path: Path, options: ReadOptions) -> Iterator[Article | ReadEr
     _check_columns(path, names, options)
     wanted = [c for c in (options.text_col, options.id_col, options.title_col, options.source_col,
                           options.url_col, options.date_col) if c and c in names]
-    row = 0
-    for batch in pf.iter_batches(batch_size=options.chunk_rows, columns=wanted):
-        for record in batch.to_pylist():
-            row += 1
-            yield record_article(record, path, row, options)
+    for item in parquet_rows(path, pf, options.chunk_rows, wanted):
+        yield item if isinstance(item, ReadError) else record_article(item[1], path, item[0], options)
 
 
 def _iter_file(path: Path, options: ReadOptions) -> Iterator[Article | ReadError]:
