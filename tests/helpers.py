@@ -5,13 +5,14 @@ reads the project's data: rows are built inline.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 TAGS = ["escalation", "de-escalation", "accusation", "denial"]
 
@@ -155,6 +156,41 @@ class CountingScorer:
         return self.inner.predict_proba(texts)
 
 
+def tiny_onnx_model_dir(out: Path, tags: Sequence[str] = TAGS) -> Path:
+    """A transformer model directory built without training: a word-level tokenizer and an ONNX
+    graph (a random embedding per token, averaged into one logit per tag) that ONNX Runtime
+    serves like an exported model. For tests of loading and scoring, not of quality."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from training.preprocess import PREPROCESS_VERSION
+
+    out = Path(out)
+    (out / "hf").mkdir(parents=True)
+    words = ["[PAD]", "[UNK]"] + sorted({w.strip(".,").lower() for texts in EXAMPLES.values() for t in texts for w in t.split()})
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]").save_pretrained(out / "hf")
+    (out / "hf" / "config.json").write_text(json.dumps({"model_type": "bert"}), encoding="utf-8")
+    table = np.random.default_rng(0).normal(size=(len(words), len(tags))).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "input_ids"], ["embedded"]),
+         helper.make_node("ReduceMean", ["embedded"], ["logits"], axes=[1], keepdims=0)],
+        "tiny", [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [None, None]),
+                 helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [None, None])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, len(tags)])],
+        [numpy_helper.from_array(table, "table")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), out / "model.onnx")
+    meta = {"kind": "transformer", "tags": list(tags), "thresholds": {t: 0.5 for t in tags},
+            "preprocess_version": PREPROCESS_VERSION, "max_length": 32,
+            "onnx": {"file": "model.onnx", "quantization": None, "fused": False}}
+    (out / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    return out
+
+
 def stance_command(*args: Any) -> list[str]:
     """The argv that runs the real `stance` CLI in a new process (for signals, timeouts, users)."""
     return [sys.executable, "-c", "from training.cli import main; main()", *map(str, args)]
@@ -173,6 +209,39 @@ def without_root_privileges(cmd: list[str]) -> list[str]:
         pytest.skip("running as root without setpriv (util-linux): file permissions cannot bind")
     caps = "-dac_override,-dac_read_search"
     return [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *cmd]
+
+
+@contextlib.contextmanager
+def read_only_dir(path: Path) -> Iterator[Path]:
+    """`path` as a folder no file can be created in, for the length of the block.
+
+    Mode 0o555 for a normal user; root ignores modes, so as root the folder is made immutable
+    (`chattr +i`, what a read-only mount does). Skips the test where neither takes effect.
+    """
+    import subprocess
+
+    import pytest
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o555)
+    immutable = False
+    try:
+        if os.access(path, os.W_OK) and os.geteuid() == 0:
+            immutable = subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0
+        probe = path / ".probe"
+        try:
+            probe.touch()
+        except OSError:
+            pass
+        else:
+            probe.unlink()
+            pytest.skip(f"cannot make {path} read-only here (root without chattr support)")
+        yield path
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        path.chmod(0o755)
 
 
 def cli_invoker(*prefix: str, env: dict | None = None) -> Callable[..., Any]:

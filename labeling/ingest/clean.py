@@ -60,6 +60,7 @@ class CleanResult:
     header: dict[str, str] = field(default_factory=dict)
     dropped: Counter = field(default_factory=Counter)
     dropped_lines: list[tuple[str, str]] = field(default_factory=list)
+    nul_bytes: int = 0  # NUL characters stripped from the raw text
 
 
 def normalize_line(line: str) -> str:
@@ -215,13 +216,17 @@ def clean_article(raw: str, title: str | None = None, options: CleanOptions | No
     Inputs: the raw text (any newline style), an optional known title, thresholds.
     Output: CleanResult with the cleaned text (kept lines joined by newlines), the kept
     lines with offsets and kinds, the headline, header metadata (date, url, ...), and
-    the dropped lines counted by reason. Never raises on odd text; an article with no
-    kept line gives an empty cleaned text.
+    the dropped lines counted by reason. NUL characters (a C string's end inside a CSV
+    field, padding from a bad export) are stripped and counted. Never raises on odd text;
+    an article with no kept line gives an empty cleaned text.
     """
     options = options or CleanOptions()
+    nul_bytes = raw.count("\x00")
+    if nul_bytes:
+        raw = raw.replace("\x00", "")
     pairs = _split_raw(raw)
     header, n_header = _parse_header([line for _, line in pairs[:8]])
-    result = CleanResult(text="", lines=[], header=header)
+    result = CleanResult(text="", lines=[], header=header, nul_bytes=nul_bytes)
     for _, line in pairs[:n_header]:
         result.dropped["header"] += 1
         result.dropped_lines.append(("header", line))

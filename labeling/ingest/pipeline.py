@@ -30,6 +30,7 @@ from labeling.ingest.readers import Article, ReadError, ReadOptions, iter_articl
 from labeling.ingest.sentences import split_lines
 
 DEFAULT_CONFIG = CONFIG_DIR / "ingest.yaml"
+OUTPUT_FORMATS = {".jsonl": "jsonl", ".parquet": "parquet"}
 RECORD_FIELDS = ["sentence_id", "article_id", "index", "text", "start", "end", "prev_text", "next_text", "kind",
                  "lang", "for_labeling", "group_id", "title", "source", "url", "date", "source_path"]
 # Records of one article encoded and indexed together.
@@ -128,6 +129,7 @@ class IngestSummary:
     kinds: Counter = field(default_factory=Counter)
     skipped: list[ReadError] = field(default_factory=list)
     groups: GroupReport = field(default_factory=GroupReport)
+    nul_bytes: int = 0  # NUL characters stripped from article texts
 
 
 def _account(summary: IngestSummary, article: Article, cleaned: CleanResult) -> None:
@@ -136,6 +138,7 @@ def _account(summary: IngestSummary, article: Article, cleaned: CleanResult) -> 
     text = article.text
     summary.bytes_in += len(text) if text.isascii() else len(text.encode("utf-8"))
     summary.empty_articles += not cleaned.lines
+    summary.nul_bytes += cleaned.nul_bytes
     summary.dropped.update(cleaned.dropped)
     room = MAX_DROPPED_SHOWN - len(summary.dropped_lines)
     where = article.source_path + (f":{article.line}" if article.line is not None else "")
@@ -229,6 +232,21 @@ def _write_parquet(target: Path, rows: Iterator[dict[str, Any]], batch: int = 50
                     chunk = []
             if chunk:
                 writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+
+
+def output_format(out: Path | str, requested: str | None, default: str) -> str:
+    """The format of the ingest output `out`: its extension (.jsonl, .parquet) decides, as in
+    `stance predict`; `requested` (--format) must agree with it. Another extension takes
+    `requested`, else `default` (the config's). Raises ValueError naming `out` on a conflict,
+    or for .csv (sentence records are JSONL or Parquet)."""
+    suffix = Path(out).suffix.lower()
+    if suffix == ".csv":
+        raise ValueError(f"{out}: `stance ingest` writes JSONL or Parquet, not CSV; use a .jsonl or .parquet name")
+    by_name = OUTPUT_FORMATS.get(suffix)
+    if by_name and requested and requested != by_name:
+        raise ValueError(f"--format {requested} does not match the extension of {out}; "
+                         f"drop --format or name the output .{requested}")
+    return by_name or requested or default
 
 
 def run_ingest(inputs: list[str], out: Path | str, options: IngestOptions,

@@ -8,25 +8,29 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from labeling.config import load_config
-from labeling.ingest.pipeline import DEFAULT_CONFIG, IngestOptions, IngestSummary, run_ingest
-from labeling.io import write_jsonl
+from labeling.ingest.pipeline import DEFAULT_CONFIG, IngestOptions, IngestSummary, output_format, run_ingest
+from labeling.io import check_writable, write_jsonl
 from training.cli.common import EXIT_FAILED, EXIT_USAGE, config_opt, fail
 
 
-def _options(config: Optional[Path], flags: dict, read_flags: dict) -> IngestOptions:
+def _options(config: Optional[Path], flags: dict, read_flags: dict, out: Path) -> IngestOptions:
     options = load_config(IngestOptions, config, default=DEFAULT_CONFIG)
     for key, value in flags.items():
         if value is not None:
             setattr(options, key, value)
+    options.format = output_format(out, flags.get("format"), options.format)
     read = options.read.model_copy(update={k: v for k, v in read_flags.items() if v is not None})
     options.read = type(options.read).model_validate(read.model_dump())
     return options
 
 
+# File names, sentences, dropped lines and error messages are data, not markup (a "[/b]" in a
+# scraped sentence must print as itself): they go into tables as Text.
 def _summary_table(summary: IngestSummary, out: Path, show_dropped: bool) -> Table:
-    table = Table(title=f"stance ingest -> {out}", show_header=False, title_justify="left")
+    table = Table(title=Text(f"stance ingest -> {out}"), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     mb = summary.bytes_in / 1e6
@@ -41,10 +45,12 @@ def _summary_table(summary: IngestSummary, out: Path, show_dropped: bool) -> Tab
     table.add_row("duplicate groups", f"{g.multi_groups} groups of near-duplicates covering {g.grouped_sentences} sentences")
     for row in g.largest[:5]:
         example = (row["example"] or "")[:90]
-        table.add_row("", f"[cyan]{row['group_id']}[/] x{row['size']} in {row['articles']} articles: {example}")
+        table.add_row("", Text.assemble((row["group_id"], "cyan"), f" x{row['size']} in {row['articles']} articles: {example}"))
+    if summary.nul_bytes:
+        table.add_row("NUL characters", f"{summary.nul_bytes} stripped from article text")
     table.add_row("skipped", f"[red]{len(summary.skipped)}[/]" if summary.skipped else "0")
     for err in summary.skipped[:10]:
-        table.add_row("", f"[red]{err}[/]")
+        table.add_row("", Text(str(err), style="red"))
     if len(summary.skipped) > 10:
         table.add_row("", f"... and {len(summary.skipped) - 10} more (see --errors FILE)")
     if not show_dropped and summary.dropped:
@@ -57,14 +63,15 @@ def _print_dropped(console: Console, summary: IngestSummary) -> None:
     for name in ("file", "reason", "line"):
         table.add_column(name, overflow="fold")
     for where, reason, line in summary.dropped_lines:
-        table.add_row(Path(where).name, reason, line[:120])
+        table.add_row(Text(Path(where).name), reason, Text(line[:120]))
     console.print(table)
 
 
 def ingest(
     inputs: list[str] = typer.Argument(..., help="Files, directories or glob patterns: .txt, .html, .jsonl, .csv, .parquet."),
     out: Path = typer.Option(..., "--out", "-o", help="Output file of sentence records (written atomically)."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="jsonl or parquet (default from the config: jsonl)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="jsonl or parquet (default: from the --out extension, "
+                                                             ".jsonl or .parquet, else the config's: jsonl)."),
     text_col: Optional[str] = typer.Option(None, "--text-col", help="Column/field holding the article text."),
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Column/field holding the article id (else derived from the text)."),
     title_col: Optional[str] = typer.Option(None, "--title-col", help="Column/field holding the title."),
@@ -86,8 +93,13 @@ def ingest(
     read_flags = {"text_col": text_col, "id_col": id_col, "title_col": title_col, "source_col": source_col,
                   "url_col": url_col, "date_col": date_col}
     try:
-        options = _options(config, flags, read_flags)
-    except ValueError as exc:  # ConfigError included
+        options = _options(config, flags, read_flags, out)
+        # Before any work: a read-only folder must not cost a whole run, and an --errors file
+        # that cannot be written must not fail after the output is in place.
+        for path in (out, errors):
+            if path is not None:
+                check_writable(path)
+    except ValueError as exc:  # ConfigError, OutputError included
         raise fail(console, exc, EXIT_USAGE) from None
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("ingesting", total=None)
@@ -103,8 +115,12 @@ def ingest(
         except OSError as exc:
             raise fail(console, f"cannot write {out}: {exc.strerror or exc}", EXIT_USAGE) from None
     if errors is not None:
-        write_jsonl(errors, ({"path": e.path, "line": e.line, "message": e.message} for e in summary.skipped),
-                    ensure_ascii=True)
+        try:
+            write_jsonl(errors, ({"path": e.path, "line": e.line, "message": e.message} for e in summary.skipped),
+                        ensure_ascii=True)
+        except OSError as exc:
+            raise fail(console, f"{out} was written, but not the errors file: cannot write {errors}: "
+                                f"{exc.strerror or exc}", EXIT_USAGE) from None
     if show_dropped:
         _print_dropped(console, summary)
     console.print(_summary_table(summary, out, show_dropped))
