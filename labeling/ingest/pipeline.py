@@ -8,6 +8,8 @@ Memory holds the index (a fixed-size row per sentence), never the records.
 """
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
 import os
 import tempfile
@@ -129,6 +131,7 @@ class IngestSummary:
     kinds: Counter = field(default_factory=Counter)
     skipped: list[ReadError] = field(default_factory=list)
     groups: GroupReport = field(default_factory=GroupReport)
+    leftovers_removed: list[str] = field(default_factory=list)  # a killed run's spool and temporary files
     nul_bytes: int = 0  # NUL characters stripped from article texts
 
 
@@ -249,6 +252,44 @@ def output_format(out: Path | str, requested: str | None, default: str) -> str:
     return by_name or requested or default
 
 
+def _lock(path: Path) -> BinaryIO:
+    """Open `path` and hold an exclusive lock on it until the file object is closed: a spool is
+    locked while its run lives, so one found unlocked was left by a killed run."""
+    fh = open(path, "rb")
+    with contextlib.suppress(ImportError):  # not POSIX: no lock
+        import fcntl
+
+        fcntl.flock(fh, fcntl.LOCK_EX)
+    return fh
+
+
+def remove_leftovers(out: Path) -> list[str]:
+    """Remove what a killed ingest into `out` left beside it: spool files no running ingest holds
+    (`.NAME.*.spool`) and, when no ingest into `out` is running, temporary Parquet outputs
+    (`.NAME.*.parquet`). Returns the names removed."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locks to tell a live spool from a dead one
+        return []
+    removed, live = [], False
+    pattern = glob.escape(f".{out.name}.")
+    for path in sorted(out.parent.glob(pattern + "*.spool")):
+        with contextlib.suppress(FileNotFoundError), open(path, "rb") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                live = True
+                continue
+            path.unlink()
+            removed.append(path.name)
+    if not live:
+        for path in sorted(out.parent.glob(pattern + "*.parquet")):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path.name)
+    return removed
+
+
 def run_ingest(inputs: list[str], out: Path | str, options: IngestOptions,
                progress: Callable[[int, int], None] | None = None) -> IngestSummary:
     """Ingest `inputs` (files, directories, globs) into sentence records at `out`.
@@ -257,16 +298,18 @@ def run_ingest(inputs: list[str], out: Path | str, options: IngestOptions,
     and an optional progress callback called with (articles, sentences) increments.
     Output: an IngestSummary; skipped inputs are listed in it, never raised. The output is
     written atomically (a failed run leaves any previous file untouched) and is identical
-    on reruns over the same inputs.
+    on reruns over the same inputs. Files a killed run into `out` left are removed first and
+    listed in `leftovers_removed`.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    summary = IngestSummary()
+    summary = IngestSummary(leftovers_removed=remove_leftovers(out))
     index = GroupIndex(options.groups)
     # The spool sits beside the output: a JSONL output is the spool itself, patched and renamed
     # (no second copy of the records is ever written).
     fd, spool_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".spool", dir=out.parent)
     spool_path = Path(spool_name)
+    held = _lock(spool_path)
     try:
         with os.fdopen(fd, "wb") as fh:
             spool = _Spool(fh)
@@ -280,4 +323,5 @@ def run_ingest(inputs: list[str], out: Path | str, options: IngestOptions,
             os.replace(spool_path, out)
     finally:
         spool_path.unlink(missing_ok=True)
+        held.close()
     return summary

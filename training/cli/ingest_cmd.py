@@ -124,6 +124,9 @@ def ingest(
     if show_dropped:
         _print_dropped(console, summary)
     console.print(_summary_table(summary, out, show_dropped))
+    if summary.leftovers_removed:
+        console.print(f"removed {len(summary.leftovers_removed)} file(s) a killed ingest into {out.name} had left: "
+                      + ", ".join(summary.leftovers_removed), markup=False, highlight=False, soft_wrap=True)
     if summary.skipped and not allow_skips:
         console.print(f"[red]{len(summary.skipped)} input(s) skipped; exit 1 (use --allow-skips to accept)[/]")
         raise typer.Exit(EXIT_FAILED)

@@ -47,7 +47,8 @@ def output_lock(target: Path | str) -> Iterator[None]:
     """Hold an exclusive lock on `target` for one run (a `.<name>.lock` file beside it).
 
     A second run on the same output, which would interleave parts in the partial directory,
-    fails at once with OutputBusyError naming the process that holds the lock.
+    fails at once with OutputBusyError naming the process that holds the lock. The lock file
+    is removed when the run ends; one a killed run left is taken over and removed by the next.
     """
     try:
         import fcntl
@@ -56,22 +57,41 @@ def output_lock(target: Path | str) -> Iterator[None]:
         return
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f".{target.name}.lock", "a+", encoding="utf-8") as fh:
+    path = target.parent / f".{target.name}.lock"
+    while True:
+        fh = open(path, "a+", encoding="utf-8")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
             holder = fh.read().strip() or "?"
+            fh.close()
             raise OutputBusyError(f"{target}: another `stance predict` (pid {holder}) is writing this output; "
                                   "wait for it to finish or choose another output path") from None
+        # The run before may have removed the file between our open and our lock: a lock on a
+        # removed file excludes nobody, so take the one now at the path.
+        if _same_file(fh, path):
+            break
+        fh.close()
+    try:
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
         fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # while still locked: a waiting run then sees another file
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
+def _same_file(fh: Any, path: Path) -> bool:
+    try:
+        on_disk = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fh.fileno())
+    return (held.st_dev, held.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
 def output_format(path: Path | str) -> str:
