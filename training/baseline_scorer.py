@@ -5,6 +5,7 @@ joblib only, not cross-validation, datasets or the training code.
 """
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -44,10 +45,23 @@ class BaselineScorer:
             raise FileNotFoundError(f"{model_dir}: baseline model without {PIPELINE_FILE}")
         tags = list(meta["tags"])
         thresholds = np.array([float(meta["thresholds"][t]) for t in tags])
-        return cls(joblib.load(path), tags, thresholds, meta)
+        return cls(load_pipeline(path), tags, thresholds, meta)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), len(tags)) probabilities; texts are normalised as in training."""
         if len(texts) == 0:
             return np.zeros((0, len(self.tags)))
         return np.asarray(self.pipeline.predict_proba([normalize_text(t) for t in texts]), dtype=float)
+
+def load_pipeline(path: Path) -> Pipeline:
+    """The pickled scikit-learn pipeline at `path`.
+
+    Raises ValueError naming the file when it is empty, truncated or not a pickle (joblib
+    says only "EOF", or raises EOFError, which the CLI would take for an aborted prompt).
+    """
+    try:
+        return joblib.load(path)
+    except (EOFError, pickle.UnpicklingError, ValueError, IndexError) as exc:
+        reason = "empty file" if path.stat().st_size == 0 else f"truncated or corrupt: {str(exc) or type(exc).__name__}"
+        raise ValueError(f"{path}: cannot load the baseline pipeline ({reason}); copy the model folder again "
+                         "or retrain it") from None

@@ -37,7 +37,15 @@ def read_meta(model_dir: Path | str) -> dict:
     path = Path(model_dir) / META_FILE
     if not path.exists():
         raise FileNotFoundError(f"{model_dir}: not a stance model directory (no {META_FILE})")
-    meta = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno}); the model "
+                         "folder is damaged: copy it again") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8; the model folder is damaged: copy it again") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(meta).__name__}")
     for key in ("kind", "tags", "thresholds", "preprocess_version"):
         if key not in meta:
             raise ValueError(f"{path}: missing key {key!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -63,12 +64,17 @@ def onnx_file(model_dir: Path, meta: dict) -> Path:
 def onnx_session(path: Path, threads: int) -> Any:
     """An ONNX Runtime CPU session for `path` on `threads` intra-op threads.
 
-    Raises FileNotFoundError naming the model directory when the file is missing.
+    Raises FileNotFoundError naming the model directory when the file is missing, and
+    ValueError naming the file when it is empty, truncated or not an ONNX graph.
     """
     import onnxruntime as ort
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
     if not path.exists():
         raise FileNotFoundError(f"{path.parent}: missing {path.name}; re-export with training.onnx_export")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file, not an ONNX graph; copy the model folder again or re-export it "
+                         "(training.onnx_export)")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     # One operator at a time: a BERT graph is a chain, parallel branches would only
@@ -76,7 +82,14 @@ def onnx_session(path: Path, threads: int) -> Any:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except (ort_errors.InvalidProtobuf, ort_errors.InvalidGraph, ort_errors.InvalidArgument, ort_errors.Fail) as exc:
+        # ONNX Runtime's message is long; after "failed:" (and the C++ source location) comes the reason.
+        reason = str(exc).strip().splitlines()[0].split("failed:", 1)[-1]
+        reason = re.sub(r"^/\S+:\d+ [^(]*\([^)]*\)\s*", "", reason).split(". ")[0].strip().rstrip(".")
+        raise ValueError(f"{path}: cannot load the ONNX graph ({reason}): the file is truncated or corrupt; "
+                         "copy the model folder again or re-export it (training.onnx_export)") from None
 
 
 def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:

@@ -10,12 +10,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from labeling.config import CONFIG_DIR, ConfigError, load_config
+from labeling.io import OutputError
 from training.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, TrackingOpt, config_opt, fail, store_uri
 from training.predict.engine import PredictOptions, PredictReport, article_source, check_outputs, predict, sentence_source
 from training.predict.inputs import estimate_units
-from training.predict.output import ResumeError
+from training.predict.output import ResumeError, output_lock
 
 
 class Engine(str, Enum):
@@ -59,18 +61,19 @@ def _progress(console: Console) -> Progress:
 
 
 def _print_report(console: Console, report: PredictReport) -> None:
+    # Paths and error lines are data (a file name may hold "[/b]"): Text, never markup.
     table = Table(title="stance predict", show_header=False, title_justify="left")
-    table.add_row("output", str(report.output))
+    table.add_row("output", Text(str(report.output)))
     if report.summary is not None:
-        table.add_row("summary", str(report.summary))
+        table.add_row("summary", Text(str(report.summary)))
     if report.resumed_sentences:
         table.add_row("resumed after", f"{report.resumed_sentences} sentences already scored")
     table.add_row("inputs failed", f"[red]{report.error_count}[/]" if report.error_count else "0")
     if report.error_count and report.errors_file is not None:
-        table.add_row("errors file", str(report.errors_file))
+        table.add_row("errors file", Text(str(report.errors_file)))
     console.print(table)
     for line in report.errors:
-        console.print(f"  [red]{line}[/]", highlight=False)
+        console.print(Text(f"  {line}", style="red"), highlight=False)
     if report.error_count > len(report.errors):
         console.print(f"  [red]... and {report.error_count - len(report.errors)} more[/]")
     console.print(f"articles: {report.articles}  sentences: {report.sentences}  "
@@ -110,16 +113,29 @@ def register(app: typer.Typer) -> None:
                 check_outputs(out, summary, errors_file)
         except (ConfigError, ValueError) as exc:
             raise fail(console, str(exc))
-        loaded = _load(console, model, store)
         if engine is Engine.spark:
-            _spark(console, inputs, model, loaded, out, sentences, summary, errors_file, resume, master, options,
-                   None if sentences else _ingest_options(text_col, id_col, title_col), store)
+            _spark(console, inputs, model, _load(console, model, store), out, sentences, summary, errors_file, resume,
+                   master, options, None if sentences else _ingest_options(text_col, id_col, title_col), store)
             return
-        try:
-            source = sentence_source(inputs, options) if sentences else article_source(inputs, _ingest_options(text_col, id_col, title_col))
-            total = estimate_units(inputs)
+        report = _run_local(console, inputs, sentences, (text_col, id_col, title_col), model, store, out, summary,
+                            errors_file, resume, options)
+        _print_report(console, report)
+        if report.error_count:
+            raise typer.Exit(EXIT_FAILED)
+
+
+def _run_local(console: Console, inputs: list[Path], sentences: bool, columns: tuple[Optional[str], ...], model: str,
+               store: str, out: Path, summary: Optional[Path], errors_file: Path, resume: bool,
+               options: PredictOptions) -> PredictReport:
+    """Load the model and score `inputs` into `out` under the output's lock; failures end in the error line."""
+    try:
+        # The lock first: a second run on a busy output is refused at once, not after the model
+        # load (many seconds for a transformer) and the inputs' row count.
+        with output_lock(out):
+            loaded = _load(console, model, store)
+            source = sentence_source(inputs, options) if sentences else article_source(inputs, _ingest_options(*columns))
             with _progress(console) as bar:
-                task = bar.add_task("score", total=total, sentences=0)
+                task = bar.add_task("score", total=estimate_units(inputs), sentences=0)
 
                 def advance(n_units: int, n_rows: int) -> None:
                     done = bar.tasks[0].fields["sentences"] + n_rows
@@ -127,16 +143,17 @@ def register(app: typer.Typer) -> None:
 
                 report = predict(source, loaded.scorer, model_identity(loaded), out, summary=summary,
                                  errors_file=errors_file, resume=resume, batch_size=options.batch_size,
-                                 top_n=options.top_n, workers=options.workers, progress=advance)
+                                 top_n=options.top_n, workers=options.workers, progress=advance, lock=False)
                 bar.update(task, completed=bar.tasks[0].completed, total=bar.tasks[0].completed)
-        except (ResumeError, ConfigError) as exc:
-            raise fail(console, str(exc))
-        except KeyboardInterrupt:
-            raise fail(console, f"interrupted; {out} was not written. The chunks scored so far are kept: "
-                                 "run the same command with --resume to continue.", code=EXIT_INTERRUPTED)
-        _print_report(console, report)
-        if report.error_count:
-            raise typer.Exit(EXIT_FAILED)
+                return report
+    except (ResumeError, ConfigError, OutputError) as exc:
+        raise fail(console, str(exc))
+    except OSError as exc:  # a disk that filled up, a folder made read-only during the run
+        raise fail(console, f"cannot write {exc.filename or out}: {exc.strerror or exc}; {out} was not written. The "
+                            "chunks scored so far are kept: fix this and run the same command with --resume.")
+    except KeyboardInterrupt:
+        raise fail(console, f"interrupted; {out} was not written. The chunks scored so far are kept: "
+                             "run the same command with --resume to continue.", code=EXIT_INTERRUPTED)
 
 
 def _default_errors_file(out: Path) -> Path:
@@ -179,7 +196,7 @@ def _spark(console: Console, inputs: list[Path], uri: str, loaded: Any, out: Pat
         master = "local[*]"  # not under spark-submit, which sets the master itself
     with tempfile.TemporaryDirectory(prefix="stance-spark-model-") as tmp:
         model_uri = registry.pyfunc_uri(uri, Path(tmp), store)
-        console.print(f"[bold]spark[/]: starting a session on {master or 'the spark-submit master'} ...")
+        console.print(Text.assemble(("spark", "bold"), f": starting a session on {master or 'the spark-submit master'} ..."))
         spark = spark_engine.spark_session(master)
         try:
             result = spark_engine.run_spark(

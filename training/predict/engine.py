@@ -7,6 +7,7 @@ Only one chunk is ever held in memory, so memory does not grow with the input.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ from pydantic import Field
 
 from labeling.config import StrictModel
 from labeling.ingest.pipeline import IngestOptions
+from labeling.io import check_writable
 from training.predict.inputs import Record, RecordError, iter_records
 from training.predict.output import (
     PartialRun,
@@ -256,19 +258,24 @@ def _changed(item: Item, source: str, line: int | None) -> str:
 
 
 def check_outputs(out: Path, summary: Path | None, errors: Path | None) -> None:
-    """Fail before any work when an output path has an unsupported extension or collides."""
+    """Fail before any work when an output path has an unsupported extension, collides with
+    another, or could not be written (labeling.io.check_writable: a read-only folder, a folder
+    in its place); ValueError (OutputError) naming the path."""
     output_format(out)
     if summary is not None:
         output_format(summary)
     paths = [p.resolve() for p in (out, summary, errors) if p is not None]
     if len(set(paths)) != len(paths):
         raise ValueError("--out, --summary and --errors must be different files")
+    for path in (out, summary, errors):
+        if path is not None:
+            check_writable(path)
 
 
 def predict(source: Source, scorer: Scorer, model_id: str, out: Path, *,
             summary: Path | None = None, errors_file: Path | None = None, resume: bool = False,
             batch_size: int = 1024, top_n: int = 3, workers: int | None = None,
-            progress: ProgressFn | None = None) -> PredictReport:
+            progress: ProgressFn | None = None, lock: bool = True) -> PredictReport:
     """Score `source` with `scorer` and write `out` (and `summary`, `errors_file`) atomically.
 
     `model_id` identifies the model in the resume check (its content fingerprint or registered
@@ -276,11 +283,12 @@ def predict(source: Source, scorer: Scorer, model_id: str, out: Path, *,
     split and score. With `resume`, continues the partial output an interrupted run left beside
     `out`. Raises ResumeError (before scoring anything) when that output was made with other
     tags, another model or mode, or when any input it already scored changed (naming the file), and OutputBusyError (a ResumeError) while another run writes `out`; ValueError on bad output paths. Input errors do not raise: they
-    are counted, listed in the report and written to `errors_file`.
+    are counted, listed in the report and written to `errors_file`. `lock=False` when the caller
+    already holds output_lock(out) (the CLI takes it before loading the model).
     """
     out = Path(out)
     check_outputs(out, summary, errors_file)
-    with output_lock(out):
+    with output_lock(out) if lock else contextlib.nullcontext():
         return _predict(source, scorer, model_id, out, summary, errors_file, resume, batch_size, top_n, workers, progress)
 
 

@@ -265,8 +265,9 @@ def _check_identity(target: Path | str, manifest: dict, identity: dict) -> None:
 def write_table_stream(tables: Iterable[pa.Table], target: Path | str, schema: pa.Schema) -> int:
     """Stream Arrow tables into `target` (format by extension) atomically; returns rows written.
 
-    JSONL: one object per row. CSV: a header, list columns joined with ';'. Parquet: one
-    file, one row group per table. On any error the target is left untouched.
+    JSONL: one object per row. CSV: a header, list columns joined with ';', text that a
+    spreadsheet would run as a formula escaped (spreadsheet_safe). Parquet: one file, one row
+    group per table. On any error the target is left untouched.
     """
     fmt = output_format(target)
     rows = 0
@@ -296,8 +297,21 @@ def _csv_cells(record: dict[str, Any]) -> list[Any]:
     for value in record.values():
         if isinstance(value, list):
             value = CSV_LIST_SEP.join(str(v) for v in value)
-        cells.append("" if value is None else value)
+        cells.append("" if value is None else spreadsheet_safe(value))
     return cells
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection):
+# =HYPERLINK(...) in a scraped sentence would become a live link, or worse.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text: a string starting with =, +, -, @, a tab or
+    a carriage return gets a leading apostrophe (OWASP's advice); numbers and other text pass."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def write_errors(errors: Iterable[dict], target: Path | str) -> int:
