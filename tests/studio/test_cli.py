@@ -113,3 +113,12 @@ def test_server_down_names_the_url_and_writes_nothing(cli, tmp_path, studio_yaml
 def test_missing_api_key_is_explained(cli, tmp_path, studio_yaml):
     res = cli("pull", "--config", studio_yaml, env={"LABEL_STUDIO_URL": "http://127.0.0.1:9", "LABEL_STUDIO_API_KEY": ""})
     assert res.exit_code == 1 and "no API key for Label Studio at http://127.0.0.1:9" in res.output
+
+
+def test_pull_prints_ids_and_annotator_names_with_markup_as_text(cli, tmp_path, studio_yaml):
+    votes = [ann(1, 1, "denial"), ann(2, 2)]
+    votes[0]["completed_by"] = {"id": 1, "email": "[/b]@example.org"}
+    (tmp_path / "export.json").write_text(json.dumps([export_task(1, "s-[/i]", votes)]))
+    res = cli("pull", "--from-file", tmp_path / "export.json", "--config", studio_yaml)
+    assert res.exit_code == 0, res.output
+    assert "s-[/i]" in res.output and "[/b]@example.org" in res.output

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import make_rows
+from tests.helpers import cli_invoker, make_rows, write_jsonl
 from training.dataset import (DatasetConfig, SplitError, cluster_ids, fingerprint, load_dataset, save_dataset,
                               split_rows, summarize, tag_counts)
 
@@ -72,3 +72,13 @@ def test_fingerprint_changes_with_a_label(rows, tags):
     first = splits["test"][0]
     splits["test"][0] = {**first, "labels": [] if first["labels"] else ["denial"]}
     assert fingerprint(splits) != before
+
+
+def test_dataset_build_prints_a_source_path_with_markup_as_text(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gold[").mkdir()
+    write_jsonl(tmp_path / "gold[" / "b].jsonl", make_rows(60))  # the path gold[/b].jsonl
+    result = cli_invoker()("dataset", "build", "gold[/b].jsonl", "--out", "ds[/b]")
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "(gold[/b].jsonl)" in flat and "saved to ds[/b]" in flat

@@ -30,7 +30,7 @@ def _table(items: list[dict[str, Any]], top: int) -> Table:
     for col in ("#", "score", "id", "sentence", "given", "suspected"):
         table.add_column(col, overflow="fold", max_width=70 if col == "sentence" else None)
     for rank, item in enumerate(items[:top], 1):
-        table.add_row(str(rank), f"{item['score']:.3f}", item["id"], escape(item["text"]),
+        table.add_row(str(rank), f"{item['score']:.3f}", escape(str(item["id"])), escape(item["text"]),
                       ", ".join(item["given"]) or "-", ", ".join(item["suspected"]) or "-")
     return table
 
@@ -65,7 +65,7 @@ def _push_review(console: Console, items: list[dict[str, Any]], rows: dict[str, 
     task_ids = [existing[g.group_id]["id"] for g in groups if g.group_id in existing] + list(report.task_ids)
     view = client.create_review_view(project["id"], title, task_ids)
     console.print(f"review batch: {len(task_ids)} tasks ({report.imported} new) in tab '{title}' "
-                  f"(view {view}) at {client.url}/projects/{project['id']}")
+                  f"(view {view}) at {client.url}/projects/{project['id']}", markup=False)
 
 
 def audit_cmd(
@@ -95,7 +95,7 @@ def audit_cmd(
         console.print(f"{len(rows)} sentences audited, {flagged} flagged by cleanlab's issue filter")
         if out is not None:
             write_jsonl(out, items)
-            console.print(f"ranked list: {out}")
+            console.print(f"ranked list: {out}", markup=False)
         if push:
             _push_review(console, items[:top], {r["id"]: r for r in rows}, tags, config, f"Audit {labeled.name}")
     except USER_ERRORS as exc:

@@ -7,6 +7,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from labeling.config import CONFIG_DIR, load_config
 from labeling.schema import load_schema
@@ -14,7 +15,7 @@ from training.cli.common import config_opt, user_errors
 
 
 def _counts_table(meta: dict[str, Any]) -> Table:
-    table = Table(title=f"dataset {meta['fingerprint']}  ({meta['source']})")
+    table = Table(title=Text(f"dataset {meta['fingerprint']}  ({meta['source']})"))  # a path: text, not markup
     table.add_column("split")
     table.add_column("rows", justify="right")
     keys = list(meta["tags"]) + ["none"]
@@ -41,7 +42,7 @@ def dataset_build(
         splits, meta = prepare_splits(source, load_schema().names, cfg)
         save_dataset(splits, meta, out)
     console.print(_counts_table(meta))
-    console.print(f"saved to [bold]{out}[/] (fingerprint {meta['fingerprint']})")
+    console.print(Text.assemble("saved to ", (str(out), "bold"), f" (fingerprint {meta['fingerprint']})"))
 
 
 def register(app: typer.Typer) -> None:

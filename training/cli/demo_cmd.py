@@ -77,7 +77,7 @@ def demo(
 
     def announce(number: int, total: int, step) -> None:
         console.rule(f"[bold]{number}/{total} {step.title}")
-        console.print(f"[dim]$ stance {' '.join(step.args)}[/]", soft_wrap=True, highlight=False)
+        console.print(f"[dim]$ stance {escape(' '.join(step.args))}[/]", soft_wrap=True, highlight=False)
 
     try:
         result = run_demo(cfg, PROJECT_ROOT, announce)

@@ -58,7 +58,7 @@ def evaluate(
     for b, slices in sliced.items():
         console.print(_slice_table(b, slices, loaded.scorer.tags))
     who = f"{loaded.name or model_uri}" + (f" v{loaded.version}" if loaded.version else "")
-    console.print(f"model {who} ({loaded.scorer.kind}) on {labeled}: macro-F1 {metrics['macro_f1']:.3f} "
+    console.print(f"model {escape(who)} ({loaded.scorer.kind}) on {escape(str(labeled))}: macro-F1 {metrics['macro_f1']:.3f} "
                   f"[{metrics['macro_f1_low']:.3f}, {metrics['macro_f1_high']:.3f}]")
     if log_to_run:
         console.print(f"logged to run {loaded.run_id}")

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from labeling.io import atomic_open
 from labeling.schema import load_schema
@@ -63,7 +64,7 @@ def config_cmd(
         return
     with atomic_open(out) as fh:
         fh.write(xml)
-    console.print(f"wrote {out}")
+    console.print(f"wrote {out}", markup=False)
 
 
 def _predictions(model_uri: str, groups: list, tags: list[str], console: Console) -> tuple[dict, dict]:
@@ -77,7 +78,7 @@ def _predictions(model_uri: str, groups: list, tags: list[str], console: Console
     # registry name and version; a plain model directory has no version, its name alone says which
     version = f"{loaded.name}:{loaded.version}" if loaded.version else (loaded.name or model_uri)
     thresholds = {t: float(v) for t, v in zip(scorer.tags, scorer.thresholds)}
-    with console.status(f"scoring {len(groups)} sentences with {version}"):
+    with console.status(Text(f"scoring {len(groups)} sentences with {version}")):
         probs = scorer.predict_proba([g.representative["text"] for g in groups]) if groups else []
     preds = {g.sentence_id: build_prediction(dict(zip(tags, map(float, row))), thresholds, version)
              for g, row in zip(groups, probs)}
@@ -87,7 +88,7 @@ def _predictions(model_uri: str, groups: list, tags: list[str], console: Console
 def _push_summary(console: Console, title: str, rows: list[tuple[str, Any]]) -> None:
     table = Table(title=title, show_header=False)
     for key, value in rows:
-        table.add_row(key, str(value))
+        table.add_row(key, Text(str(value)))
     console.print(table)
 
 
@@ -194,7 +195,7 @@ def pull_cmd(
             ids = [item["task_id"] for item in outcome.result.adjudication]
             view = client.create_review_view(project["id"], f"Review {outcome.snapshot.name}", ids)
             console.print(f"review batch: {len(ids)} tasks in tab 'Review {outcome.snapshot.name}' "
-                          f"({client.url}/projects/{project['id']}/data?tab={view})")
+                          f"({client.url}/projects/{project['id']}/data?tab={view})", markup=False)
     except ExportError as exc:  # bad export data: refused before anything is written
         raise fail(console, exc, EXIT_USAGE)
     except USER_ERRORS as exc:
@@ -204,7 +205,7 @@ def pull_cmd(
 def _pull_summary(console: Console, outcome) -> None:
     c, d = outcome.result.counts, outcome.diff
     state = "new snapshot" if outcome.written else "no changes since snapshot"
-    console.print(f"{state}: {outcome.snapshot}", soft_wrap=True, highlight=False)
+    console.print(f"{state}: {outcome.snapshot}", soft_wrap=True, highlight=False, markup=False)
     table = Table(title="annotations", show_header=False)
     for key in ("tasks", "labeled", "unlabeled", "annotations", "cancelled", "disputed", "adjudicated"):
         table.add_row(key, str(c.get(key, 0)))
@@ -215,14 +216,14 @@ def _pull_summary(console: Console, outcome) -> None:
         table.add_row("relabeled", str(len(d["changed"])))
     console.print(table)
     for sid, old, new in d.get("changed", [])[:20]:
-        console.print(f"  relabeled {sid}: {old or ['no stance']} -> {new or ['no stance']}")
+        console.print(f"  relabeled {sid}: {old or ['no stance']} -> {new or ['no stance']}", markup=False)
     if outcome.result.adjudication:
         adj = Table(title="for adjudication (ties and disagreements)")
         for col in ("sentence", "reason", "majority", "votes"):
             adj.add_column(col)
         for item in outcome.result.adjudication[:20]:
             votes = "; ".join(f"{a}: {', '.join(l) or '-'}" for a, l in item["votes"].items())
-            adj.add_row(item["id"], item["reason"], ", ".join(item["majority"]) or "-", votes)
+            adj.add_row(Text(str(item["id"])), item["reason"], ", ".join(item["majority"]) or "-", Text(votes))
         console.print(adj)
 
 
@@ -253,7 +254,7 @@ def agreement_cmd(
                       fh, indent=2)
     except USER_ERRORS as exc:
         raise fail(console, exc, EXIT_FAILED)
-    alpha = Table(title=f"Krippendorff's alpha (nominal), {snap}")
+    alpha = Table(title=Text(f"Krippendorff's alpha (nominal), {snap}"))
     alpha.add_column("tag")
     alpha.add_column("alpha", justify="right")
     for key, value in result.alpha.items():
@@ -262,12 +263,12 @@ def agreement_cmd(
     for col in ("annotator A", "annotator B", "shared items", "kappa"):
         kappa.add_column(col)
     for (a, b), (k, n) in result.kappa.items():
-        kappa.add_row(a, b, str(n), _fmt(k))
+        kappa.add_row(Text(a), Text(b), str(n), _fmt(k))
     items = Table(title="items per annotator")
     items.add_column("annotator")
     items.add_column("items", justify="right")
     for name, n in result.items.items():
-        items.add_row(name, str(n))
+        items.add_row(Text(name), str(n))
     for table in (alpha, kappa, items):
         console.print(table)
-    console.print(f"heat-map: {png}")
+    console.print(f"heat-map: {png}", markup=False)

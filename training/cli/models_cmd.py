@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from training.cli.common import TrackingOpt, store_uri, user_errors
 
@@ -24,7 +25,7 @@ def promote(
     console = Console()
     with user_errors(console):
         registry.promote(store_uri(tracking_uri), name, version, alias)
-    console.print(f"models:/{name}@{alias} -> version {version}")
+    console.print(f"models:/{name}@{alias} -> version {version}", markup=False)
 
 
 def export(
@@ -40,7 +41,8 @@ def export(
         store = store_uri(tracking_uri)
         registry.download_model(uri, out, store)
         loaded = registry.load_model(str(out), store)  # proves the export loads before we say so
-    console.print(f"exported {uri} to [bold]{out}[/] ({loaded.scorer.kind}, tags {', '.join(loaded.scorer.tags)})")
+    console.print(Text.assemble(f"exported {uri} to ", (str(out), "bold"),
+                                f" ({loaded.scorer.kind}, tags {', '.join(loaded.scorer.tags)})"))
 
 
 def list_models(tracking_uri: Optional[str] = TrackingOpt) -> None:
@@ -55,7 +57,7 @@ def list_models(tracking_uri: Optional[str] = TrackingOpt) -> None:
         table.add_column(col)
     for r in rows:
         created = datetime.fromtimestamp(r["created"] / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
-        table.add_row(r["name"], r["version"], ", ".join(r["aliases"]), r["run_id"] or "", created)
+        table.add_row(*(Text(str(v)) for v in (r["name"], r["version"], ", ".join(r["aliases"]), r["run_id"] or "", created)))
     console.print(table if rows else "no registered models yet: run `stance train baseline ...`")
 
 

@@ -63,7 +63,7 @@ def report(
             raise ValueError("no runs to report: run `stance train baseline ...` first")
         with atomic_open(out) as fh:
             fh.write(html_report(rows, tags))
-    console.print(f"wrote [bold]{out}[/] ({len(rows)} runs)")
+    console.print(f"wrote {out} ({len(rows)} runs)", markup=False)  # a path is data, not markup
 
 
 def register(app: typer.Typer) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from labeling.config import CONFIG_DIR, DEFAULT_SEED, load_config
 from labeling.schema import load_schema
@@ -37,8 +38,9 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
     console.print(f"trained in {summary['train_seconds']:.1f} s ({summary['sentences_per_second']:.0f} sentences/s)"
                   f"  params {({k: v for k, v in summary['params'].items() if k != 'thresholds'})}")
     if summary.get("version"):
-        console.print(f"registered [bold]models:/{summary['name']}/{summary['version']}[/]; promote with "
-                      f"`stance models promote {summary['name']} {summary['version']} --alias champion`")
+        console.print(Text.assemble("registered ", (f"models:/{summary['name']}/{summary['version']}", "bold"),
+                                    f"; promote with `stance models promote {summary['name']} {summary['version']} "
+                                    "--alias champion`"))
 
 
 def _print_cv(console: Console, outcome: dict[str, Any], tags: list[str]) -> None:
@@ -97,7 +99,7 @@ def _train(kind: str, source: Path, config: Optional[Path], overrides: dict[str,
                                                  on_fold=lambda f, m: console.print(f"fold {f}: macro-F1 {m['macro_f1']:.3f}"))
             _print_cv(console, outcome, tags)
             return
-        console.print(f"training {kind} on {meta['sizes']} (data {meta['fingerprint']}), tracking at {uri}")
+        console.print(f"training {kind} on {meta['sizes']} (data {meta['fingerprint']}), tracking at {uri}", markup=False)
 
         def show_epoch(entry: dict[str, Any]) -> None:
             console.print("  " + "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in entry.items()))
