@@ -49,8 +49,8 @@ bench: $(TEST_STAMP) sysdeps studio-venv  ## run the benchmarks and rewrite docs
 studio: $(STAMP) studio-venv  ## start a local Label Studio for annotators (data under data/labelstudio/)
 	$(BIN)/python -m labeling.studio.server serve
 
-mlflow-ui: $(STAMP)  ## open the MLflow UI on the project's tracking store
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///data/mlflow/mlflow.db --default-artifact-root data/mlflow/artifacts --host 127.0.0.1 --port 5000
+mlflow-ui: $(STAMP)  ## the MLflow UI on the project's tracking store (prints the runs address; Ctrl-C stops it)
+	$(BIN)/stance runs ui --port 5000
 
 clean:  ## remove the virtualenvs (data and models stay)
 	rm -rf $(VENV) $(STUDIO_VENV)

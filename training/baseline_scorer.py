@@ -24,8 +24,10 @@ class BaselineScorer:
 
     kind = "baseline"
 
-    def __init__(self, pipeline: Pipeline, tags: list[str], thresholds: np.ndarray, meta: dict[str, Any]):
+    def __init__(self, pipeline: Pipeline, tags: list[str], thresholds: np.ndarray, meta: dict[str, Any],
+                 model_dir: Path | None = None):
         self.pipeline = pipeline
+        self.model_dir = model_dir
         self.tags = tags
         self.thresholds = thresholds
         self.meta = meta
@@ -45,13 +47,14 @@ class BaselineScorer:
             raise FileNotFoundError(f"{model_dir}: baseline model without {PIPELINE_FILE}")
         tags = list(meta["tags"])
         thresholds = np.array([float(meta["thresholds"][t]) for t in tags])
-        return cls(load_pipeline(path), tags, thresholds, meta)
+        return cls(load_pipeline(path), tags, thresholds, meta, Path(model_dir))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), len(tags)) probabilities; texts are normalised as in training."""
         if len(texts) == 0:
             return np.zeros((0, len(self.tags)))
         return np.asarray(self.pipeline.predict_proba([normalize_text(t) for t in texts]), dtype=float)
+
 
 def load_pipeline(path: Path) -> Pipeline:
     """The pickled scikit-learn pipeline at `path`.

@@ -57,7 +57,7 @@ def bootstrap_f1(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int = 1000, see
 
     Each resample is a vector of multinomial counts, so tp/fp/fn for all resamples come
     from one matrix product instead of n_boot Python loops. Returns
-    {"micro_f1": (low, high), "macro_f1": (low, high)}.
+    {"micro_f1": (low, high), "macro_f1": (low, high), "f1": [(low, high) per tag]}.
     """
     t = np.asarray(y_true).astype(bool)
     p = np.asarray(y_pred).astype(bool)
@@ -69,12 +69,15 @@ def bootstrap_f1(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int = 1000, see
     tp = weights @ (t & p)
     fp = weights @ (~t & p)
     fn = weights @ (t & ~p)
-    macro = f1_from_counts(tp, fp, fn).mean(axis=1)
+    per_tag = f1_from_counts(tp, fp, fn)
+    macro = per_tag.mean(axis=1)
     micro = f1_from_counts(tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1))
     q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+    tag_low, tag_high = np.percentile(per_tag, q, axis=0)
     return {
         "micro_f1": tuple(float(v) for v in np.percentile(micro, q)),
         "macro_f1": tuple(float(v) for v in np.percentile(macro, q)),
+        "f1": [(float(lo), float(hi)) for lo, hi in zip(tag_low, tag_high)],
     }
 
 
@@ -85,7 +88,7 @@ def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, thresholds: np.n
     Inputs: y_true (n, k) 0/1, probs (n, k), thresholds (k,), tags (k names).
     Returns {"n", "micro_f1", "macro_f1", "exact_match" (share of rows whose whole tag set
     is right, "no stance" included), "micro_f1_low/high", "macro_f1_low/high",
-    "per_tag": {tag: {precision, recall, f1, pr_auc, support, tp, fp, fn, tn}}}.
+    "per_tag": {tag: {precision, recall, f1, f1_low, f1_high, pr_auc, support, tp, fp, fn, tn}}}.
     """
     y_true = np.asarray(y_true).astype(bool)
     probs = np.asarray(probs, dtype=float)
@@ -102,6 +105,7 @@ def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, thresholds: np.n
     per_tag = {
         tag: {
             "precision": float(precision[j]), "recall": float(recall[j]), "f1": float(f1[j]),
+            "f1_low": ci["f1"][j][0], "f1_high": ci["f1"][j][1],
             "pr_auc": pr_auc(y_true[:, j], probs[:, j]), "support": int(y_true[:, j].sum()),
             **{k: int(v[j]) for k, v in c.items()},
         }

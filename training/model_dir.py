@@ -26,6 +26,7 @@ class Scorer(Protocol):
     kind: str
     tags: list[str]
     thresholds: np.ndarray
+    model_dir: Path | None  # where it was loaded from (lineage.json lives there)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), len(tags)) float array of probabilities in [0, 1]."""

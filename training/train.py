@@ -18,6 +18,7 @@ from training.dataset import (DatasetConfig, cluster_ids, is_dataset_dir, load_d
                               split_rows, stratified_cluster_assign, summarize)
 from training.evaluate import evaluate_scorer
 from training.labeled import label_matrix, load_labeled
+from training.lineage import write_lineage
 from training.metrics import flatten_metrics
 from training.plots import epoch_curves
 from training.results import TrainResult
@@ -73,11 +74,13 @@ def train_tracked(kind: str, splits: dict[str, list[dict]], meta: dict, tags: Se
             on_epoch(entry)
 
     with tempfile.TemporaryDirectory(prefix="stance-model-") as tmp, \
-            tracking.tracked_run(uri, tcfg.experiment, tags={"model_kind": kind, **(run_tags or {})}) as run:
+            tracking.tracked_run(uri, tcfg.experiment, run_name=tracking.run_name(kind, meta.get("fingerprint")),
+                                 tags={"model_kind": kind, **(run_tags or {})}) as run:
         tracking.log_params({"kind": kind, "model": cfg.model_dump(mode="json"), "dataset": meta.get("config", {})})
         tracking.log_dataset(meta, splits)
         out_dir = Path(keep_dir) if keep_dir else Path(tmp) / "model"
         result = fit(kind, splits["train"], splits["validation"], tags, cfg, out_dir, on_epoch=epoch_hook)
+        write_lineage(result.model_dir, meta, splits)  # travels with the model: evaluate's leakage check
         if kind == "baseline":
             for entry in result.history:
                 tracking.log_history_entry(entry)
@@ -96,6 +99,7 @@ def train_tracked(kind: str, splits: dict[str, list[dict]], meta: dict, tags: Se
             for name, fig in figures.items():
                 tracking.log_figure(fig, f"plots/{split}_{name}")
             evaluated[split] = metrics
+        tracking.log_metrics(tracking.headline_metrics(evaluated))
         model = registry.log_model(result.model_dir, register_name, [r["text"] for r in splits["train"][:3]])
         if model["version"]:
             tracking.set_run_tag("registered_model", f"{model['name']}/{model['version']}")
@@ -133,6 +137,7 @@ def cross_validate_tracked(kind: str, rows: list[dict], meta: dict, tags: Sequen
         tracking.log_metrics({f"fold_{k_}": v for k_, v in flat.items()}, step=fold)
         return flat
 
+    run_name = run_name or tracking.run_name(kind, meta.get("fingerprint"), suffix=f"-cv{k}")
     with tracking.tracked_run(uri, tcfg.experiment, run_name=run_name,
                               tags={"model_kind": kind, "cv": str(k), **(run_tags or {})}) as run:
         tracking.log_params({"kind": kind, "cv_folds": k, "model": cfg.model_dump(mode="json")})
@@ -140,4 +145,6 @@ def cross_validate_tracked(kind: str, rows: list[dict], meta: dict, tags: Sequen
         outcome = cross_validate(rows, tags, k, seed, run_fold, on_fold=on_fold)
         for name, stats in outcome["summary"].items():
             tracking.log_metrics({f"cv_mean_{name}": stats["mean"], f"cv_std_{name}": stats["std"]})
+        if "macro_f1" in outcome["summary"]:
+            tracking.log_metrics({"macro_f1/cv": outcome["summary"]["macro_f1"]["mean"]})
     return {"run_id": run.info.run_id, **outcome}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -62,7 +63,7 @@ def test_train_register_promote_reload_evaluate_compare(tmp_path, cli, fast_conf
               "--log-to-run", "--tracking-uri", store)
     assert "by article_id:prefix" in out and "exact" in out
     out = cli("runs", "compare", "--tracking-uri", store)
-    assert "baseline" in out and "stance-baseline/1" in out
+    assert "baseline v1 ★" in out and "val F1" in out and "K-fold" not in out  # the champion, marked
     cli("runs", "report", "--out", tmp_path / "report.html", "--tracking-uri", store)
     assert "data:image/png;base64" in (tmp_path / "report.html").read_text()
     cli("models", "export", "models:/stance-baseline@champion", "--out", tmp_path / "exported", "--tracking-uri", store)
@@ -78,6 +79,30 @@ def test_train_register_promote_reload_evaluate_compare(tmp_path, cli, fast_conf
                 "eval_held_out_article_id_prefix_a_macro_f1", "eval_held_out_exact_match"):
         assert key in metrics, key
     assert run["params"]["data.fingerprint"] == run["tags"]["data.fingerprint"]
+    # named by what it is; headline metrics under short names; the experiment opens on its runs
+    assert run["name"].startswith(f"baseline-{run['tags']['data.fingerprint'][:6]}-")
+    assert {"macro_f1/val", "macro_f1/test", "exact/test", "f1/denial"} <= set(metrics)
+    assert metrics["macro_f1/test"] == metrics["test_macro_f1"]
+    import mlflow
+
+    exp = mlflow.MlflowClient(store).get_experiment_by_name("stance")
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+
+    # leakage: the labeled file holds the training and validation sentences
+    out = cli("evaluate", "models:/stance-baseline@champion", labeled, "--log-to-run", "--tracking-uri", store)
+    assert "WARNING:" in out and "seen by the model" in out and "in train" in out and "inflated" in out
+    [run] = [r for r in tracking.search_runs(store, "stance") if r["status"] == "FINISHED"]
+    assert "in train" in run["tags"]["eval_labeled_overlap"]
+    out = cli("evaluate", "models:/stance-baseline@champion", labeled, "--exclude-train", "--tracking-uri", store)
+    assert "dropped" in out and "WARNING" not in out
+    out = cli("evaluate", "models:/stance-baseline@champion", tmp_path / "ds", "--split", "test", "--tracking-uri", store)
+    assert "ds test split" in out
+    # the template rows repeat a few texts under other groups: at most those are flagged in test
+    if seen := re.search(r"(\d+) of (\d+) sentences", out):
+        assert int(seen[1]) <= 0.2 * int(seen[2])
+    out = cli("evaluate", "models:/stance-baseline@champion", tmp_path / "ds", "--split", "train", "--tracking-uri", store)
+    assert "WARNING:" in out and "(100%)" in out
+    cli("evaluate", "models:/stance-baseline@champion", labeled, "--split", "test", "--tracking-uri", store, code=2)
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=store)

@@ -77,19 +77,24 @@ def store_uri(flag: Optional[str] = None, check: bool = True) -> str:
     return uri
 
 
-def metrics_table(summary: dict[str, Any]) -> Table:
-    """Per-tag precision/recall/F1/PR-AUC and micro/macro F1 with intervals, of the test
-    split (or validation when there is no test)."""
+def metrics_table(summary: dict[str, Any], title: str | None = None) -> Table:
+    """Per-tag precision/recall/F1 with its 95% bootstrap interval/PR-AUC, and micro/macro F1
+    with intervals, of the test split (or validation when there is no test). Fits 80 columns."""
     test = summary.get("test") or summary.get("validation")
     split = "test" if summary.get("test") else "validation"
-    table = Table(title=f"{split} set ({test['n']} sentences)")
-    for col in ("tag", "precision", "recall", "F1", "PR-AUC", "support"):
-        table.add_column(col, justify="right" if col != "tag" else "left")
+    table = Table(title=f"{title or split + ' set'} ({test['n']} sentences)")
+    for col in ("tag", "precision", "recall", "F1 [95% CI]", "PR-AUC", "n"):
+        table.add_column(col, justify="right" if col != "tag" else "left", no_wrap=True)
+
+    def with_ci(value: float, low: float | None, high: float | None) -> str:
+        return f"{value:.3f}" + (f" [{low:.2f}, {high:.2f}]" if low is not None else "")
+
     for tag, m in test["per_tag"].items():
-        table.add_row(tag, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}",
-                      f"{m['pr_auc']:.3f}", str(m["support"]))
+        table.add_row(tag, f"{m['precision']:.3f}", f"{m['recall']:.3f}",
+                      with_ci(m["f1"], m.get("f1_low"), m.get("f1_high")), f"{m['pr_auc']:.3f}", str(m["support"]))
     table.add_section()
     for avg in ("macro", "micro"):
-        table.add_row(f"{avg} F1", "", "", f"{test[f'{avg}_f1']:.3f}",
-                      f"[{test[f'{avg}_f1_low']:.3f}, {test[f'{avg}_f1_high']:.3f}]", "")
+        table.add_row(f"{avg} F1", "", "", with_ci(test[f"{avg}_f1"], test[f"{avg}_f1_low"], test[f"{avg}_f1_high"]), "", "")
+    if "exact_match" in test:
+        table.add_row("exact match", "", "", f"{test['exact_match']:.3f}", "", "")
     return table
