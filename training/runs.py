@@ -9,11 +9,22 @@ import math
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
+from matplotlib.figure import Figure
+
 from training.plots import f1_across_runs, png_bytes
 
 
 def _num(metrics: dict[str, float], key: str) -> float:
     return float(metrics.get(key, math.nan))
+
+
+def _evals(metrics: dict[str, float]) -> dict[str, tuple[float, float, float]]:
+    """Scores `stance evaluate --log-to-run` added: {file stem: (macro-F1, low, high)}."""
+    out = {}
+    for key, value in metrics.items():
+        if key.startswith("eval_") and key.endswith("_macro_f1") and f"{key}_low" in metrics:
+            out[key[len("eval_"):-len("_macro_f1")]] = (value, metrics[f"{key}_low"], metrics.get(f"{key}_high", math.nan))
+    return dict(sorted(out.items())[:8])
 
 
 def compare_rows(runs: Sequence[dict[str, Any]], tags: Sequence[str],
@@ -51,7 +62,7 @@ def compare_rows(runs: Sequence[dict[str, Any]], tags: Sequence[str],
                      **{f"f1_{tag}": f1[tag][0] for tag in tags},
                      **{f"f1_{tag}_low": f1[tag][1] for tag in tags},
                      **{f"f1_{tag}_high": f1[tag][2] for tag in tags},
-                     "train_seconds": seconds, "status": r["status"], "started": started})
+                     "train_seconds": seconds, "status": r["status"], "started": started, "evals": _evals(m)})
     return rows
 
 
@@ -135,26 +146,19 @@ def fmt(value: float, digits: int = 3) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
-def _evals(metrics: dict[str, float]) -> dict[str, tuple[float, float, float]]:
-    """Scores `stance evaluate --log-to-run` added: {file stem: (macro-F1, low, high)}."""
-    out = {}
-    for key, value in metrics.items():
-        if key.startswith("eval_") and key.endswith("_macro_f1") and f"{key}_low" in metrics:
-            out[key[len("eval_"):-len("_macro_f1")]] = (value, metrics[f"{key}_low"], metrics.get(f"{key}_high", math.nan))
-    return dict(sorted(out.items())[:8])
-
-
-def html_report(rows: Sequence[dict[str, Any]], tags: Sequence[str], title: str = "Stance Lab runs",
-                evals: dict[str, dict[str, tuple[float, float, float]]] | None = None) -> str:
-    """A standalone HTML page: the comparison table and an embedded per-tag F1 plot across runs
-    (intervals as error bars, the champion marked, other labeled files in a second panel).
-    `evals`: {run_id: {file: (macro-F1, low, high)}}."""
+def report_figure(rows: Sequence[dict[str, Any]], tags: Sequence[str]) -> Figure:
+    """Per-tag F1 across the finished runs, intervals as error bars, the champion marked, and the
+    scores `stance evaluate --log-to-run` added (other labeled files) in a second panel."""
     finished = [r for r in rows if not math.isnan(r["macro_f1"])]
-    plot = f1_across_runs([{"label": f"{r['run_id'][:8]} {r['model']}", "champion": "champion" in r["aliases"],
+    return f1_across_runs([{"label": f"{r['run_id'][:8]} {r['model']}", "champion": "champion" in r["aliases"],
                             "f1": {t: r[f"f1_{t}"] for t in tags}, "low": {t: r[f"f1_{t}_low"] for t in tags},
-                            "high": {t: r[f"f1_{t}_high"] for t in tags}, "evals": (evals or {}).get(r["run_id"], {})}
+                            "high": {t: r[f"f1_{t}_high"] for t in tags}, "evals": r.get("evals", {})}
                            for r in finished], tags)
-    img = base64.b64encode(png_bytes(plot)).decode("ascii")
+
+
+def html_report(rows: Sequence[dict[str, Any]], tags: Sequence[str], title: str = "Stance Lab runs") -> str:
+    """A standalone HTML page: the comparison table and the report figure (report_figure)."""
+    img = base64.b64encode(png_bytes(report_figure(rows, tags))).decode("ascii")
     head = ["run", "model", "registered", "data", "val macro-F1", "test macro-F1 [95% CI]"] + [f"F1 {t}" for t in tags] + ["train s", "status", "started"]
     body = []
     for r in rows:

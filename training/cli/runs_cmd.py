@@ -70,10 +70,14 @@ def report(
     tracking_uri: Optional[str] = TrackingOpt,
     experiment: Optional[str] = typer.Option(None, "--experiment", help="MLflow experiment (default from configs/tracking.yaml)."),
     limit: int = typer.Option(20, "--limit", min=1, help="Newest runs to include."),
+    png: Optional[Path] = typer.Option(None, "--png", help="Also write the plot alone as a PNG (e.g. for a README)."),
 ) -> None:
-    """Write a self-contained HTML report: run table and a per-tag F1 plot across runs."""
+    """Write a self-contained HTML report: run table (champion in bold) and per-tag F1 across runs
+    with 95% intervals as error bars, plus each run's scores on other labeled files when
+    `stance evaluate --log-to-run` added them."""
     from labeling.io import atomic_open
-    from training.runs import html_report
+    from training.plots import png_bytes
+    from training.runs import html_report, report_figure
 
     console = Console()
     with user_errors(console):
@@ -82,6 +86,9 @@ def report(
             raise ValueError("no runs to report: run `stance train baseline ...` first")
         with atomic_open(out) as fh:
             fh.write(html_report(rows, tags))
+        if png is not None:
+            with atomic_open(png, "wb") as fh:
+                fh.write(png_bytes(report_figure(rows, tags)))
     console.print(f"wrote {out} ({len(rows)} runs)", markup=False)  # a path is data, not markup
 
 
