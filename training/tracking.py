@@ -8,6 +8,7 @@ MLFLOW_TRACKING_URI point elsewhere, e.g. at a server.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import signal
@@ -16,6 +17,7 @@ import subprocess
 import threading
 import urllib.error
 import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -65,7 +67,7 @@ def resolve_tracking_uri(flag: str | None = None, cfg: TrackingConfig | None = N
     return cfg.tracking_uri or default_tracking_uri()
 
 
-def _artifact_root(uri: str) -> str | None:
+def artifact_root(uri: str) -> str | None:
     """Artifacts of a SQLite store live in `artifacts/` beside the database file."""
     if uri.startswith("sqlite:///"):
         return (Path(uri[len("sqlite:///"):]).parent / "artifacts").resolve().as_uri()
@@ -96,11 +98,71 @@ def use_store(uri: str) -> mlflow.MlflowClient:
     return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+# MLflow 3's UI opens an experiment on the view its kind asks for; untagged ones it guesses to be
+# GenAI (traces). These are model-development runs: open on the runs table.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
+
+# The headline figures of a run, logged a second time under short names that fit the UI's column
+# headers and group by prefix (the chart view draws a section per prefix): macro_f1/val,
+# macro_f1/test, macro_f1/cv (K-fold mean), exact/test, f1/<tag> (test split). The runs view
+# below shows them as columns; `stance runs ui` opens it (…/runs?viewStateShareKey=runs), as the
+# UI's own "share view" button would.
+RUNS_VIEW_KEY = "runs"
+_SHARED_VIEW_TAG = "mlflow.sharedViewState."
+
+
+def headline_metrics(split_metrics: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """{"validation": m, "test": m} (training.metrics.evaluate_predictions) -> the headline names."""
+    out: dict[str, float] = {}
+    for split, short in (("validation", "val"), ("test", "test")):
+        m = split_metrics.get(split)
+        if not m:
+            continue
+        out[f"macro_f1/{short}"] = m["macro_f1"]
+        if split == "test":
+            out["exact/test"] = m["exact_match"]
+            out.update({f"f1/{tag}": v["f1"] for tag, v in m["per_tag"].items()})
+    return out
+
+
+def runs_view_state(tags: Sequence[str]) -> str:
+    """The JSON of the runs view: model and dataset columns, then the headline metrics."""
+    metrics = ["macro_f1/val", "macro_f1/test", "macro_f1/cv", "exact/test", *(f"f1/{t}" for t in tags)]
+    columns = ["attributes.`Models`", "attributes.`Dataset`", *(f"metrics.`{m}`" for m in metrics)]
+    return json.dumps({"selectedColumns": columns, "columnOrder": columns})
+
+
 def _experiment_id(client: mlflow.MlflowClient, name: str, uri: str) -> str:
     exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    return client.create_experiment(name, artifact_location=_artifact_root(uri))
+    if exp is None:
+        return client.create_experiment(name, artifact_location=artifact_root(uri),
+                                        tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
+    if EXPERIMENT_KIND_TAG not in exp.tags:  # created by an older version
+        client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+    return exp.experiment_id
+
+
+def ensure_runs_view(uri: str, experiment: str, tags: Sequence[str]) -> str:
+    """Store the runs view with `experiment` (created if missing); return its experiment id."""
+    client = use_store(uri)
+    exp_id = _experiment_id(client, experiment, uri)
+    client.set_experiment_tag(exp_id, _SHARED_VIEW_TAG + RUNS_VIEW_KEY, runs_view_state(tags))
+    return exp_id
+
+
+def runs_view_url(base: str, experiment_id: str) -> str:
+    """The page that opens on the runs table (not the GenAI overview) with the headline columns."""
+    return (f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs"
+            f"?workflowType=machine_learning&viewStateShareKey={RUNS_VIEW_KEY}")
+
+
+def run_name(kind: str, fingerprint: str | None, when: datetime | None = None, suffix: str = "") -> str:
+    """What a run is, readable in the runs table: `finetune-3f9a1c-20261203-0812` (kind, the dataset
+    fingerprint's first 6 hex, UTC start time), plus e.g. `-cv5` for a K-fold run."""
+    when = when or datetime.now(timezone.utc)
+    return f"{kind}-{(fingerprint or 'nodata')[:6]}-{when:%Y%m%d-%H%M}{suffix}"
 
 
 def git_commit() -> str:
@@ -225,9 +287,12 @@ def search_runs(uri: str, experiment: str, max_results: int = 50) -> list[dict[s
              "tags": dict(r.data.tags)} for r in runs]
 
 
-def log_to_existing_run(uri: str, run_id: str, metrics: dict[str, float], figures: dict[str, Figure]) -> None:
-    """Add metrics and PNG figures to a finished run (e.g. `stance evaluate --log-to-run`)."""
+def log_to_existing_run(uri: str, run_id: str, metrics: dict[str, float], figures: dict[str, Figure],
+                        tags: dict[str, str] | None = None) -> None:
+    """Add metrics, PNG figures and tags to a finished run (e.g. `stance evaluate --log-to-run`)."""
     client = use_store(uri)
+    for key, value in (tags or {}).items():
+        client.set_tag(run_id, key, value)
     for key, value in metrics.items():
         if not math.isnan(float(value)):
             client.log_metric(run_id, key, float(value))
