@@ -51,7 +51,9 @@ class CharNgramHasher(TransformerMixin, BaseEstimator):
         """(document index, hash bucket) of every n-gram of every text."""
         if not texts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        joined = "\x00".join(f" {t.lower()} " for t in texts) + "\x00"
+        # NUL separates the documents: one inside a text (a CSV export's padding) would split it
+        # in two and shift every row after it, so it is dropped (no other text changes its n-grams).
+        joined = "\x00".join(f" {t.lower().replace(chr(0), '')} " for t in texts) + "\x00"
         codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
         is_sep = codes == _SEP
         doc_of = np.cumsum(is_sep) - is_sep  # document index of each position

@@ -130,3 +130,12 @@ def test_busy_output_is_refused_before_the_model_is_loaded(tmp_path):
     _one_error_line(result, "is writing this output")
     assert "cannot load model" not in result.output
     assert not out.exists() and not partial_dir(out).exists()
+
+
+def test_nul_bytes_in_sentence_records_are_scored_not_a_worker_crash(tmp_path, baseline_dir):
+    src = tmp_path / "in.csv"
+    src.write_bytes(b'id,text\nr1,"The army\x00 threatened to strike the border towns."\nr2,"Talks resumed."\n')
+    out = tmp_path / "out.jsonl"
+    result = stance("predict", src, "--sentences", "--model", baseline_dir, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert len(read_jsonl(out)) == 2

@@ -35,3 +35,11 @@ def test_documents_do_not_share_ngrams_across_boundaries():
     x = hasher.transform(["ab", "cd"]).toarray()
     assert x.sum(axis=1).tolist() == [3, 3]
     assert np.all((x[0] > 0) != (x[1] > 0))
+
+
+def test_a_nul_inside_a_text_neither_splits_it_nor_shifts_the_rows_after_it():
+    texts = ["Russia accused NATO.", "Talks resumed."]
+    hasher = CharNgramHasher((2, 4), 2 ** 22).fit(texts)
+    with_nul = hasher.transform(["Russia\x00 accused\x00\x00 NATO.", "Talks resumed."]).toarray()
+    assert with_nul.shape == (2, hasher.n_columns_)
+    assert np.array_equal(with_nul, hasher.transform(["Russia accused NATO.", "Talks resumed."]).toarray())
