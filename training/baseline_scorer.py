@@ -36,7 +36,8 @@ class BaselineScorer:
     def load(cls, model_dir: Path | str, **_: Any) -> "BaselineScorer":
         """Load meta.json and pipeline.joblib from `model_dir`; errors name the directory.
 
-        Raises ValueError when the model was trained with another preprocessing version.
+        Raises ValueError when the model was trained with another preprocessing version, or
+        when pipeline.joblib is damaged or scores another number of tags than meta.json lists.
         """
         meta = read_meta(model_dir)
         if meta["preprocess_version"] != PREPROCESS_VERSION:
@@ -47,7 +48,12 @@ class BaselineScorer:
             raise FileNotFoundError(f"{model_dir}: baseline model without {PIPELINE_FILE}")
         tags = list(meta["tags"])
         thresholds = np.array([float(meta["thresholds"][t]) for t in tags])
-        return cls(load_pipeline(path), tags, thresholds, meta, Path(model_dir))
+        pipeline = load_pipeline(path)
+        classes = getattr(pipeline[-1], "classes_", None) if isinstance(pipeline, Pipeline) else None
+        if classes is not None and len(classes) != len(tags):
+            raise ValueError(f"{path}: the pipeline scores {len(classes)} tags but meta.json lists {len(tags)} "
+                             f"({', '.join(tags)}); the model folder is inconsistent: copy it again or retrain it")
+        return cls(pipeline, tags, thresholds, meta, Path(model_dir))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), len(tags)) probabilities; texts are normalised as in training."""

@@ -50,6 +50,12 @@ def read_meta(model_dir: Path | str) -> dict:
     for key in ("kind", "tags", "thresholds", "preprocess_version"):
         if key not in meta:
             raise ValueError(f"{path}: missing key {key!r}")
+    tags, thresholds = meta["tags"], meta["thresholds"]
+    if not isinstance(tags, list) or not tags or not all(isinstance(t, str) for t in tags):
+        raise ValueError(f"{path}: 'tags' should be a non-empty list of tag names, got {tags!r}")
+    missing = [t for t in tags if not isinstance(thresholds, dict) or not isinstance(thresholds.get(t), (int, float))]
+    if missing:
+        raise ValueError(f"{path}: 'thresholds' has no number for {', '.join(missing)}")
     return meta
 
 

@@ -168,6 +168,9 @@ class TransformerScorer:
         tokenizer = AutoTokenizer.from_pretrained(hf_dir)
         if backend == "onnx":
             run_batch = _OnnxRunner(onnx_file(model_dir, meta), threads)
+            if isinstance(run_batch.width, int) and run_batch.width != len(meta["tags"]):
+                raise ValueError(f"{run_batch.path}: the graph scores {run_batch.width} tags but meta.json lists "
+                                 f"{len(meta['tags'])}; the model folder is inconsistent: copy it again or re-export it")
         else:
             run_batch = _torch_runner(hf_dir, threads)
         return cls(model_dir, meta, tokenizer, run_batch, backend, batch_size)
@@ -215,7 +218,9 @@ class _OnnxRunner:
             # Inherited over fork: freeing it would join intra-op threads that do not
             # exist in this process and hang forever. Keep it for the process's lifetime.
             _INHERITED_SESSIONS.append(self._run)
-        self._run = onnx_session(self.path, self.threads).run
+        session = onnx_session(self.path, self.threads)
+        self.width = session.get_outputs()[0].shape[-1]  # tags scored; a name when the graph leaves it open
+        self._run = session.run
         self._pid, self._stale = os.getpid(), False
 
     def set_threads(self, threads: int) -> None:

@@ -4,6 +4,7 @@ output and a report, or in one error line before any work."""
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -139,3 +140,37 @@ def test_nul_bytes_in_sentence_records_are_scored_not_a_worker_crash(tmp_path, b
     result = stance("predict", src, "--sentences", "--model", baseline_dir, "--out", out)
     assert result.exit_code == 0, result.output
     assert len(read_jsonl(out)) == 2
+
+
+def _meta(model: Path, change) -> Path:
+    meta = json.loads((model / "meta.json").read_text(encoding="utf-8"))
+    change(meta)
+    (model / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    return model
+
+
+def _add_tag(meta: dict) -> None:
+    meta["tags"].append("threat")
+    meta["thresholds"]["threat"] = 0.5
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_baseline_whose_meta_lists_other_tags_than_its_pipeline_is_one_error_line(tmp_path, baseline_dir, workers):
+    model = _meta(Path(shutil.copytree(baseline_dir, tmp_path / "model")), _add_tag)
+    src = write_jsonl(tmp_path / "in.jsonl", _records(3))
+    result = stance("predict", src, "--sentences", "--model", model, "--out", tmp_path / "o.jsonl", "--workers", workers)
+    _one_error_line(result, f"{model / 'pipeline.joblib'}: the pipeline scores 4 tags but meta.json lists 5")
+
+
+def test_onnx_graph_that_scores_other_tags_than_meta_lists_is_one_error_line(tmp_path):
+    model = _meta(tiny_onnx_model_dir(tmp_path / "model"), _add_tag)
+    src = write_jsonl(tmp_path / "in.jsonl", _records(3))
+    result = stance("predict", src, "--sentences", "--model", model, "--out", tmp_path / "o.jsonl")
+    _one_error_line(result, f"{model / 'model.onnx'}: the graph scores 4 tags but meta.json lists 5")
+
+
+def test_meta_json_without_a_threshold_for_a_tag_names_it(tmp_path, baseline_dir):
+    model = _meta(Path(shutil.copytree(baseline_dir, tmp_path / "model")), lambda m: m["thresholds"].pop("denial"))
+    src = write_jsonl(tmp_path / "in.jsonl", _records(3))
+    result = stance("predict", src, "--sentences", "--model", model, "--out", tmp_path / "o.jsonl")
+    _one_error_line(result, f"{model / 'meta.json'}: 'thresholds' has no number for denial")

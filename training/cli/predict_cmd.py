@@ -13,11 +13,10 @@ from rich.table import Table
 from rich.text import Text
 
 from labeling.config import CONFIG_DIR, ConfigError, load_config
-from labeling.io import OutputError
 from training.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, TrackingOpt, config_opt, fail, store_uri
 from training.predict.engine import PredictOptions, PredictReport, article_source, check_outputs, predict, sentence_source
 from training.predict.inputs import estimate_units
-from training.predict.output import ResumeError, output_lock
+from training.predict.output import output_lock
 
 
 class Engine(str, Enum):
@@ -146,11 +145,16 @@ def _run_local(console: Console, inputs: list[Path], sentences: bool, columns: t
                                  top_n=options.top_n, workers=options.workers, progress=advance, lock=False)
                 bar.update(task, completed=bar.tasks[0].completed, total=bar.tasks[0].completed)
                 return report
-    except (ResumeError, ConfigError, OutputError) as exc:
+    except typer.Exit:  # its error line is printed already (typer.Exit is a RuntimeError)
+        raise
+    except ValueError as exc:  # ResumeError, OutputBusyError, ConfigError, OutputError, a scoring error in this process
         raise fail(console, str(exc))
     except OSError as exc:  # a disk that filled up, a folder made read-only during the run
         raise fail(console, f"cannot write {exc.filename or out}: {exc.strerror or exc}; {out} was not written. The "
                             "chunks scored so far are kept: fix this and run the same command with --resume.")
+    except RuntimeError as exc:  # a scoring worker failed or died (training.predict.workers says which)
+        raise fail(console, f"{exc}; {out} was not written. The chunks scored so far are kept: "
+                            "run the same command with --resume to continue.")
     except KeyboardInterrupt:
         raise fail(console, f"interrupted; {out} was not written. The chunks scored so far are kept: "
                              "run the same command with --resume to continue.", code=EXIT_INTERRUPTED)
