@@ -13,7 +13,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = PROJECT_ROOT / "configs"
+
+
+def config_dir(root: Path, cwd: Path) -> Path:
+    """configs/ of the source checkout at `root`; an installed package (root = site-packages,
+    no configs/ there, e.g. the driver under spark-submit) reads configs/ in the working folder `cwd`."""
+    return root / "configs" if (root / "configs").is_dir() else cwd / "configs"
+
+
+CONFIG_DIR = config_dir(PROJECT_ROOT, Path.cwd())
 
 T = TypeVar("T", bound="StrictModel")
 

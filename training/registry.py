@@ -27,7 +27,7 @@ from labeling.io import replace_dir
 from training.model_dir import META_FILE, Scorer, output_frame
 from training.pyfunc_model import ARTIFACT_KEY, StancePyfunc
 from training.scoring import load_scorer
-from training.tracking import TrackingError, resolve_tracking_uri, use_store
+from training.tracking import TrackingError, check_reachable, resolve_tracking_uri, use_store
 
 MODEL_ARTIFACT = "model"
 _REQUIREMENTS = {
@@ -65,14 +65,29 @@ def _load_local(uri: str, path: Path) -> LoadedModel:
     raise ValueError(f"model URI {uri!r} does not resolve: {path} has neither {META_FILE} nor MLmodel")
 
 
+def require_store(uri: str, store: str) -> None:
+    """Refuse the registry/run URI `uri` when `store` holds nothing to resolve it in: a SQLite
+    file that does not exist (MLflow would create an empty one, e.g. inside an installed
+    package's folder) or a server that does not answer. One line naming both, as ValueError."""
+    hint = "set --tracking-uri or MLFLOW_TRACKING_URI to the store that holds it"
+    if store.startswith("sqlite:///") and not Path(store[len("sqlite:///"):]).is_file():
+        raise ValueError(f"model URI {uri!r} does not resolve: no tracking store at {store} (no such database file); {hint}")
+    try:
+        check_reachable(store)
+    except TrackingError as exc:
+        raise ValueError(f"model URI {uri!r} does not resolve: {exc}; {hint}") from None
+
+
 def load_model(uri: str, tracking_uri: str | None = None) -> LoadedModel:
     """Load the model at `uri` (see module docstring) and return its scorer with provenance.
 
     tracking_uri: the store for models:/ and runs:/ (default: resolve_tracking_uri()).
     Raises ValueError naming `uri` when it does not resolve (unknown name, alias, version,
-    run, or a path that is not a model).
+    run, a store that does not exist or answer (require_store), or a path that is not a model).
     """
     store = resolve_tracking_uri(tracking_uri)
+    if uri.startswith(("models:/", "runs:/")):
+        require_store(uri, store)
     try:
         if m := _ALIAS.match(uri):
             client = use_store(store)

@@ -84,17 +84,18 @@ def register(app: typer.Typer) -> None:
 
     @app.command("predict")
     def predict_command(
-        inputs: list[Path] = typer.Argument(..., help="Article files or folders (anything `stance ingest` reads), or sentence records with --sentences."),
+        inputs: list[str] = typer.Argument(..., help="Article files or folders (anything `stance ingest` reads), or sentence records with --sentences."),
         model: str = typer.Option(..., "--model", "-m", help="models:/NAME@alias, models:/NAME/VERSION, runs:/RUN/PATH, or a local model directory."),
-        out: Path = typer.Option(..., "--out", "-o", help="Per-sentence output: .jsonl, .csv or .parquet (a folder of Parquet parts with --engine spark)."),
+        out: str = typer.Option(..., "--out", "-o", help="Per-sentence output: .jsonl, .csv or .parquet (a folder of Parquet parts with --engine spark)."),
         sentences: bool = typer.Option(False, "--sentences", help="Inputs are sentence records (id, text) in JSONL, CSV or Parquet, not articles."),
-        summary: Optional[Path] = typer.Option(None, "--summary", help="Per-article summary (.jsonl, .csv or .parquet): counts and shares per tag, dominant stance, top sentences."),
+        summary: Optional[str] = typer.Option(None, "--summary", help="Per-article summary (.jsonl, .csv or .parquet): counts and shares per tag, dominant stance, top sentences."),
         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from the partial output kept beside --out."),
         errors: Optional[Path] = typer.Option(None, "--errors", help="JSONL file for inputs that failed (default: OUT.errors.jsonl)."),
         batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Sentences scored per call and committed per part (default 1024)."),
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes that split and score (default: one per core for the baseline, 1 for transformers)."),
         engine: Engine = typer.Option(Engine.local, "--engine", help="local: this process; spark: mlflow.pyfunc.spark_udf over Parquet."),
         master: Optional[str] = typer.Option(None, "--master", help="Spark master for --engine spark (default: local[*], or what spark-submit set)."),
+        python: Optional[str] = typer.Option(None, "--python", help="With --engine spark --master: the executors' Python, a path on the workers (default: PYSPARK_PYTHON, else this interpreter). Under spark-submit, PYSPARK_PYTHON decides."),
         text_col: Optional[str] = typer.Option(None, "--text-col", help="Text column/field of table inputs."),
         id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column/field of table inputs."),
         title_col: Optional[str] = typer.Option(None, "--title-col", help="Title column/field of article tables."),
@@ -103,6 +104,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Tag every sentence of INPUT... with the model's stance tags and write one row per sentence."""
         console = Console(stderr=True)
+        # Spark gets the strings as typed: pathlib turns hdfs://namenode:9000/x into hdfs:/namenode:9000/x.
+        uris = (list(inputs), out, summary)
+        inputs, out, summary = [Path(p) for p in inputs], Path(out), None if summary is None else Path(summary)
         errors_file = errors if errors is not None else _default_errors_file(out)
         try:
             options = load_config(PredictOptions, config, {"batch_size": batch_size, "workers": workers, "text_col": text_col, "id_col": id_col},
@@ -113,8 +117,8 @@ def register(app: typer.Typer) -> None:
         except (ConfigError, ValueError) as exc:
             raise fail(console, str(exc))
         if engine is Engine.spark:
-            _spark(console, inputs, model, _load(console, model, store), out, sentences, summary, errors_file, resume,
-                   master, options, None if sentences else _ingest_options(text_col, id_col, title_col), store)
+            _spark(console, uris, model, _load(console, model, store), sentences, errors_file, resume,
+                   (master, python), options, None if sentences else _ingest_options(text_col, id_col, title_col), store)
             return
         report = _run_local(console, inputs, sentences, (text_col, id_col, title_col), model, store, out, summary,
                             errors_file, resume, options)
@@ -176,10 +180,12 @@ def _load(console: Console, uri: str, store: str) -> Any:
         raise fail(console, f"cannot load model: {exc}")
 
 
-def _spark(console: Console, inputs: list[Path], uri: str, loaded: Any, out: Path, sentences: bool, summary: Optional[Path],
-           errors_file: Path, resume: bool, master: Optional[str], options: PredictOptions, ingest_options: Any,
-           store: str) -> None:
-    """--engine spark: Parquet in and out through mlflow.pyfunc.spark_udf (training.predict.spark)."""
+def _spark(console: Console, uris: tuple[list[str], str, Optional[str]], uri: str, loaded: Any, sentences: bool,
+           errors_file: Path, resume: bool, session: tuple[Optional[str], Optional[str]], options: PredictOptions,
+           ingest_options: Any, store: str) -> None:
+    """--engine spark: Parquet in and out through mlflow.pyfunc.spark_udf (training.predict.spark).
+
+    `uris` (inputs, out, summary) are as typed; `session` is (master, the executors' Python)."""
     import os
     import tempfile
 
@@ -188,8 +194,10 @@ def _spark(console: Console, inputs: list[Path], uri: str, loaded: Any, out: Pat
 
     if resume:
         raise fail(console, "--resume is for the local engine; a Spark job is rerun as a whole")
+    inputs, out, summary = uris
+    master, python = session
     for path in (out, summary):
-        if path is not None and path.suffix.lower() != ".parquet":
+        if path is not None and not path.lower().endswith(".parquet"):
             raise fail(console, f"{path}: --engine spark writes Parquet folders; use a .parquet name")
     try:
         spark_engine.require_pyspark()
@@ -201,12 +209,12 @@ def _spark(console: Console, inputs: list[Path], uri: str, loaded: Any, out: Pat
     with tempfile.TemporaryDirectory(prefix="stance-spark-model-") as tmp:
         model_uri = registry.pyfunc_uri(uri, Path(tmp), store)
         console.print(Text.assemble(("spark", "bold"), f": starting a session on {master or 'the spark-submit master'} ..."))
-        spark = spark_engine.spark_session(master)
+        spark = spark_engine.spark_session(master, python=python)
         try:
             result = spark_engine.run_spark(
-                spark, [str(p) for p in inputs], model_uri, loaded.scorer.tags, str(out), sentences=sentences,
+                spark, inputs, model_uri, loaded.scorer.tags, out, sentences=sentences,
                 ingest_options=ingest_options, text_col=options.text_col, id_col=options.id_col,
-                summary=None if summary is None else str(summary), errors_file=errors_file, top_n=options.top_n)
+                summary=summary, errors_file=errors_file, top_n=options.top_n)
         except ValueError as exc:
             raise fail(console, str(exc))
         finally:

@@ -7,8 +7,10 @@ and values as the local engine) are written as a folder of Parquet parts that is
 into place only when complete. pyspark is an optional dependency (`pip install
 'stance-lab[spark]'`), imported only here.
 
-On a cluster, spark-submit the CLI's entry script (see the README):
-    spark-submit --master yarn training/cli/spark_submit.py INPUT... --model URI --out OUT
+On a cluster, spark-submit the CLI's entry script (training/cli/spark_submit.py; the
+command sequence is in the README, "On Spark: --engine spark"). Inputs and outputs are handed
+to Spark as the strings the user typed (`hdfs://namenode:9000/x` keeps its host), and the
+ingestion settings travel to the executors as data (a dict), never re-read there.
 """
 from __future__ import annotations
 
@@ -37,10 +39,15 @@ def require_pyspark() -> None:
         raise RuntimeError("--engine spark needs pyspark: pip install 'stance-lab[spark]' (and Java 17)") from None
 
 
-def spark_session(master: str | None, app_name: str = "stance-predict", driver_memory: str | None = None):
-    """A SparkSession; `master` None keeps what spark-submit configured.
+def spark_session(master: str | None, app_name: str = "stance-predict", driver_memory: str | None = None,
+                  python: str | None = None):
+    """A SparkSession; `master` None keeps what spark-submit configured (its Python settings too).
 
-    Local sessions bind to 127.0.0.1 and run without the web UI.
+    With a `master` (any: local, spark://, yarn, k8s://), the executors run `python` (a path on
+    the workers), else PYSPARK_PYTHON when set, else this interpreter (right when the workers
+    share this virtualenv's path); pyspark reads PYSPARK_PYTHON when the context starts, and
+    a worker left to its own `python3` lacks the project's packages. Local sessions bind to
+    127.0.0.1 and run without the web UI.
     """
     require_pyspark()
     from pyspark.sql import SparkSession
@@ -48,10 +55,8 @@ def spark_session(master: str | None, app_name: str = "stance-predict", driver_m
     builder = SparkSession.builder.appName(app_name).config("spark.sql.execution.arrow.pyspark.enabled", "true")
     if master is not None:
         builder = builder.master(master)
+        os.environ["PYSPARK_PYTHON"] = python or os.environ.get("PYSPARK_PYTHON") or sys.executable
         if master.startswith("local"):
-            # Local workers must run this interpreter (with this virtualenv), not the system
-            # python; pyspark reads the variable when the context starts.
-            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             builder = (builder.config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
                        .config("spark.driver.host", "127.0.0.1"))
     if driver_memory:
@@ -89,10 +94,15 @@ def split_schema():
 def split_articles(batches: Iterator[pd.DataFrame], ingest_options: Any) -> Iterator[pd.DataFrame]:
     """mapInPandas body: article rows (with `_source`, `_line`) -> sentence rows or error rows.
 
-    Records become articles through the local readers' own function, so both engines read a row alike.
+    `ingest_options` is an IngestOptions or its `model_dump()` (what the driver ships: the
+    effective settings as data). Records become articles through the local readers' own
+    function, so both engines read a row alike.
     """
-    from labeling.ingest.pipeline import article_sentences
+    from labeling.ingest.pipeline import IngestOptions, article_sentences
     from labeling.ingest.readers import ReadError, record_article
+
+    if isinstance(ingest_options, dict):
+        ingest_options = IngestOptions.model_validate(ingest_options)
 
     for frame in batches:
         out: list[dict] = []
@@ -129,10 +139,20 @@ def sentence_rows(frame: Any, text_col: str, id_col: str):
     )
 
 
+def spark_failure(what: str, exc: Exception) -> ValueError:
+    """One line for a Spark/Hadoop error (its first line names the cause, e.g. an unknown host)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return ValueError(f"{what}: {lines[0] if lines else type(exc).__name__}")
+
+
 def _read_inputs(spark: Any, inputs: Sequence[str]) -> Any:
+    from pyspark.errors import PySparkException
     from pyspark.sql import functions as F
 
-    frame = spark.read.parquet(*inputs)
+    try:
+        frame = spark.read.parquet(*inputs)
+    except PySparkException as exc:
+        raise spark_failure("cannot read " + ", ".join(inputs), exc) from None
     # _metadata.row_index is the 1-based row number within its file, as the local readers report.
     return frame.withColumn("_source", F.col("_metadata.file_path")).withColumn("_line", F.col("_metadata.row_index") + 1)
 
@@ -176,7 +196,12 @@ def _write_parquet(frame: Any, target: str) -> None:
     """Write a Spark frame as a Parquet folder; local targets appear only when complete."""
     if is_remote(target):
         # Non-local stores: Spark's commit protocol writes _SUCCESS only after every part.
-        frame.write.mode("overwrite").parquet(target)
+        from pyspark.errors import PySparkException
+
+        try:
+            frame.write.mode("overwrite").parquet(target)
+        except PySparkException as exc:
+            raise spark_failure(f"cannot write {target}", exc) from None
         return
     with atomic_dir(Path(target)) as tmp:
         frame.write.mode("overwrite").parquet(str(tmp.resolve()))
@@ -229,8 +254,9 @@ def run_spark(spark: Any, inputs: Sequence[str], model_uri: str, tags: Sequence[
     else:
         from training.predict.engine import for_prediction
 
-        options = for_prediction(ingest_options)  # as the local engine: no language detection
-        split = frame.mapInPandas(lambda batches: split_articles(batches, options), split_schema())
+        # Resolved on the driver and shipped as data: executors never look for configs/.
+        settings = for_prediction(ingest_options).model_dump(mode="json")  # as the local engine: no language detection
+        split = frame.mapInPandas(lambda batches: split_articles(batches, settings), split_schema())
     split = split.persist(StorageLevel.MEMORY_AND_DISK)
     udf = spark_udf(spark, model_uri, result_struct(tags))
     scored = (split.filter(F.col("error").isNull()).withColumn("_p", udf(F.struct("text")))
