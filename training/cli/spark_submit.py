@@ -1,9 +1,13 @@
 """spark-submit entry script: `stance predict ... --engine spark` with the master spark-submit set.
 
-    spark-submit --master yarn training/cli/spark_submit.py INPUT... --model URI --out OUT
+    export PYSPARK_DRIVER_PYTHON=build-venv/bin/python PYSPARK_PYTHON=./venv/bin/python
+    spark-submit --master spark://HOST:7077 --archives stance-venv.tar.gz#venv \
+        training/cli/spark_submit.py INPUT... --model URI --out OUT.parquet
 
-It lives in the CLI (the library's Spark engine, training.predict.spark, never imports
-the CLI).
+The whole sequence (packing the executors' virtualenv, what differs on YARN and Kubernetes)
+is in README.md, section "On Spark: `--engine spark`"; tests/predict/test_spark_cluster.py
+runs it on a real standalone cluster. It lives in the CLI (the library's Spark engine,
+training.predict.spark, never imports the CLI).
 """
 from __future__ import annotations
 
