@@ -14,7 +14,7 @@ import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
-from labeling.studio.settings import Connection, StudioConfig, resolve_connection
+from labeling.studio.settings import Connection, StudioConfig, clean_api_key, resolve_connection
 
 PAGE_SIZE = 500
 
@@ -49,11 +49,21 @@ class StudioClient:
         self.url = conn.url
         self.retries = retries
         self.backoff_s = backoff_s
+        # A key the HTTP layer refuses would end in an error quoting the header, key included.
+        api_key = clean_api_key(conn.api_key, "the connection settings")
+        if not api_key:
+            raise ValueError(f"no API key for Label Studio at {self.url}")
+        self._hide = api_key
         try:
             # The SDK's own retries are off: _call retries, so that imports can re-check first.
-            self._ls = LabelStudio(base_url=conn.url, api_key=conn.api_key, timeout=timeout_s, max_retries=0)
+            self._ls = LabelStudio(base_url=conn.url, api_key=api_key, timeout=timeout_s, max_retries=0)
         except ApiError as exc:
-            raise StudioAuthError(f"Label Studio at {self.url} cannot use this API key: {_detail(exc)}") from None
+            raise StudioAuthError(self._scrub(f"Label Studio at {self.url} cannot use this API key: "
+                                              f"{_detail(exc)}")) from None
+
+    def _scrub(self, message: str) -> str:
+        """`message` with the key blanked out: the last guard, whatever a library put in its text."""
+        return message.replace(self._hide, "<api key>")
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, retry: bool = True, **kwargs: Any) -> Any:
         attempts = 1 + (self.retries if retry else 0)
@@ -66,13 +76,19 @@ class StudioClient:
                         f"Label Studio at {self.url} rejected the API key while trying to {what} "
                         f"(HTTP {exc.status_code}); check LABEL_STUDIO_API_KEY", exc.status_code) from None
                 if exc.status_code is not None and exc.status_code < 500 or attempt == attempts:
-                    raise StudioError(f"Label Studio at {self.url}: could not {what}: "
-                                      f"HTTP {exc.status_code} {_detail(exc)}", exc.status_code) from None
+                    raise StudioError(self._scrub(f"Label Studio at {self.url}: could not {what}: "
+                                                  f"HTTP {exc.status_code} {_detail(exc)}"), exc.status_code) from None
+            except httpx.LocalProtocolError as exc:
+                # Refused on this side before anything was sent: not a server that cannot be
+                # reached, and the library's text quotes the offending header (it may be the key).
+                raise StudioError(f"Label Studio at {self.url}: could not {what}: the request was refused "
+                                  f"before it was sent ({type(exc).__name__}; a header holds a character "
+                                  "HTTP does not allow)") from None
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 if attempt == attempts:
-                    raise StudioConnectionError(
+                    raise StudioConnectionError(self._scrub(
                         f"cannot reach Label Studio at {self.url} to {what}: {type(exc).__name__}: {exc}"
-                        " (is the server running? check LABEL_STUDIO_URL or configs/studio.yaml)") from None
+                        " (is the server running? check LABEL_STUDIO_URL or configs/studio.yaml)")) from None
             time.sleep(self.backoff_s * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
 

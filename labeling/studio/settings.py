@@ -2,12 +2,15 @@
 
 Connection: `LABEL_STUDIO_URL` overrides the YAML `url`; the API key comes from
 `LABEL_STUDIO_API_KEY`, or, for the local `make studio` server, from the credentials
-file it writes under its data directory. The key is never stored in the YAML.
+file it writes under its data directory. The key is never stored in the YAML, and it is
+stripped and checked where it is read (`clean_api_key`): a pasted key ending in a newline
+would otherwise reach the HTTP layer, whose error quotes the whole header, key included.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +20,9 @@ from labeling.config import CONFIG_DIR, PROJECT_ROOT, StrictModel, load_config
 
 DEFAULT_STUDIO_CONFIG = CONFIG_DIR / "studio.yaml"
 CREDENTIALS_FILE = "stance-credentials.json"
+# What an HTTP header value can carry without being refused (and quoted) by the HTTP layer:
+# visible ASCII. Label Studio's tokens (hex, or JWTs: base64url and dots) all fit.
+_KEY_CHARS = re.compile(r"[!-~]+")
 
 
 class StudioConfig(StrictModel):
@@ -63,6 +69,22 @@ class Connection:
         return f"Connection(url={self.url!r}, api_key=<hidden>)"
 
 
+def clean_api_key(raw: object, source: str) -> str:
+    """The API key read from `source` (e.g. "LABEL_STUDIO_API_KEY"), without the whitespace
+    around it (a pasted key often ends in CR, LF or a space); "" when nothing is left.
+
+    Raises ValueError naming `source` (never quoting the key) when it is not a string or
+    holds characters an HTTP header cannot carry (spaces or control characters inside it).
+    """
+    if not isinstance(raw, str):
+        raise ValueError(f"the API key in {source} is not a string")
+    key = raw.strip()
+    if key and not _KEY_CHARS.fullmatch(key):
+        raise ValueError(f"the API key in {source} holds spaces, control or non-ASCII characters inside it "
+                         "(not printed); copy it again from Account & Settings > Access Token")
+    return key
+
+
 def read_credentials(data_dir: Path) -> dict | None:
     """The credentials the local server stored in `data_dir`, or None when absent."""
     path = Path(data_dir) / CREDENTIALS_FILE
@@ -74,15 +96,18 @@ def read_credentials(data_dir: Path) -> dict | None:
 def resolve_connection(cfg: StudioConfig, env: dict[str, str] | None = None) -> Connection:
     """URL from LABEL_STUDIO_URL or the config; key from LABEL_STUDIO_API_KEY or local credentials.
 
-    Raises ValueError when no API key can be found (the message says where to put one).
+    The key is stripped and checked (`clean_api_key`); a blank LABEL_STUDIO_API_KEY counts as unset.
+    Raises ValueError when no API key can be found (the message says where to put one) or
+    when the key found is malformed (the message names where it came from, not the key).
     """
     env = dict(os.environ) if env is None else env
     url = (env.get("LABEL_STUDIO_URL") or cfg.url).rstrip("/")
-    key = env.get("LABEL_STUDIO_API_KEY")
+    key = clean_api_key(env.get("LABEL_STUDIO_API_KEY") or "", "LABEL_STUDIO_API_KEY")
     if not key:
-        creds = read_credentials(resolve_path(cfg.server_data_dir))
-        if creds and creds.get("url", "").rstrip("/") == url:
-            key = creds.get("api_key")
+        data_dir = resolve_path(cfg.server_data_dir)
+        creds = read_credentials(data_dir)
+        if creds and str(creds.get("url", "")).rstrip("/") == url:
+            key = clean_api_key(creds.get("api_key") or "", str(data_dir / CREDENTIALS_FILE))
     if not key:
         raise ValueError(
             f"no API key for Label Studio at {url}: set LABEL_STUDIO_API_KEY "
