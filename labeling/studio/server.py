@@ -5,6 +5,11 @@ foreground on loopback with data under data/labelstudio/, creates an admin and a
 token on first start, creates the project, and prints the URL and login. The API key is
 stored, readable only by this user, in the data directory (never printed): the
 `stance label` commands pick it up from there when LABEL_STUDIO_API_KEY is not set.
+
+The server is closed to other local users: sign-up works only through the organisation's
+invite link (`create_annotator`, `stance label add-user`), and the data directory (database,
+credentials, media, log) is readable by its owner only (mode 0700/0600, umask 077 for the
+server process, so what it creates later is private too).
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import os
 import secrets
 import signal
 import socket
+import stat
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -23,10 +29,13 @@ import typer
 
 from labeling.config import PROJECT_ROOT
 from labeling.io import atomic_open
-from labeling.studio.settings import CREDENTIALS_FILE, Connection, read_credentials
+from labeling.studio.settings import CREDENTIALS_FILE, Connection, clean_api_key, read_credentials
 
 STUDIO_BIN = PROJECT_ROOT / ".venv-studio" / "bin" / "label-studio"
 LOG_FILE = "label-studio.log"
+# Files the server creates (database and its journal, media, exports, its secret key) are
+# private from the start; what an older setup left readable is tightened by make_private.
+SERVER_UMASK = 0o077
 
 
 class ServerError(RuntimeError):
@@ -75,18 +84,36 @@ def port_in_use(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def make_private(data_dir: Path) -> None:
+    """Create `data_dir` if needed and take every group and other permission off it and off
+    everything under it (folders 0700, files 0600 as created; symbolic links are not followed).
+
+    A data directory made before the server ran with umask 077 held a world-readable database
+    (with the API token in it): this closes it on the next start.
+    """
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for root, dirs, files in os.walk(data_dir):
+        for name in [".", *dirs, *files]:
+            path = os.path.join(root, name)
+            mode = os.lstat(path).st_mode
+            if not stat.S_ISLNK(mode) and stat.S_IMODE(mode) & 0o077:
+                os.chmod(path, stat.S_IMODE(mode) & 0o700)
+
+
 def ensure_credentials(data_dir: Path, url: str, username: str) -> dict:
     """Read the stored admin credentials, or create them (random password and legacy API token).
 
-    The file is written atomically with mode 0600; the URL is refreshed on every start.
+    The file is written atomically with mode 0600 in a folder made private (`make_private`);
+    the URL is refreshed on every start. Raises ValueError when the stored key is malformed.
     """
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(data_dir)
     creds = read_credentials(data_dir) or {
         "username": username,
         "password": secrets.token_urlsafe(12),
         "api_key": secrets.token_hex(20),
     }
     creds["url"] = url
+    creds["api_key"] = clean_api_key(creds.get("api_key") or "", str(data_dir / CREDENTIALS_FILE))
     with atomic_open(data_dir / CREDENTIALS_FILE) as fh:
         os.chmod(fh.name, 0o600)
         json.dump(creds, fh, indent=2)
@@ -132,14 +159,16 @@ def start_server(data_dir: Path | str, host: str = "127.0.0.1", port: int | None
     # Secrets go through the environment, not argv, so they do not show up in `ps`.
     env = dict(os.environ, LABEL_STUDIO_USERNAME=creds["username"], LABEL_STUDIO_PASSWORD=creds["password"],
                LABEL_STUDIO_USER_TOKEN=creds["api_key"], LABEL_STUDIO_BASE_DATA_DIR=str(data_dir),
-               SENTRY_DSN="", FRONTEND_SENTRY_DSN="", COLLECT_ANALYTICS="false")
+               SENTRY_DSN="", FRONTEND_SENTRY_DSN="", COLLECT_ANALYTICS="false",
+               # only the admin and those who come through the invite link (create_annotator)
+               LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK="true")
     log = data_dir / LOG_FILE
-    with open(log, "ab") as log_fh:
+    with open(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log_fh:
         proc = subprocess.Popen(
             [str(STUDIO_BIN), "start", "--no-browser", "--internal-host", host, "--port", str(port),
              "--data-dir", str(data_dir), "--enable-legacy-api-token", "--log-level", "WARNING"],
             stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            cwd=data_dir, start_new_session=True)
+            cwd=data_dir, start_new_session=True, umask=SERVER_UMASK)
     server = StudioServer(url=url, data_dir=data_dir, username=creds["username"], password=creds["password"],
                           api_key=creds["api_key"], process=proc)
     try:
@@ -150,16 +179,33 @@ def start_server(data_dir: Path | str, host: str = "127.0.0.1", port: int | None
     return server
 
 
-def create_annotator(url: str, email: str, password: str) -> str:
-    """Sign up an annotator through the web form (Community edition: joins the one organisation)
+def invite_token(url: str, admin_key: str) -> str:
+    """The organisation's invite token (the `?token=` of its invite link), asked for with an
+    admin's API key. Raises ServerError naming the URL (never the key) when it is refused."""
+    try:
+        answer = httpx.get(f"{url}/api/invite", timeout=30,
+                           headers={"Authorization": f"Token {clean_api_key(admin_key, 'the admin key')}"})
+    except httpx.TransportError as exc:
+        raise ServerError(f"cannot reach Label Studio at {url} to get the invite link: {type(exc).__name__}") from None
+    if answer.status_code != 200:
+        raise ServerError(f"Label Studio at {url} refused the invite link to this API key (HTTP {answer.status_code}); "
+                          "use the admin's key (make studio stores it under data/labelstudio/)")
+    return answer.json()["token"]
+
+
+def create_annotator(url: str, email: str, password: str, admin_key: str) -> str:
+    """Sign up an annotator through the organisation's invite link (sign-up without it is off)
     and return their API key. Raises ServerError naming the URL when sign-up or login fails."""
+    signup = f"/user/signup/?token={invite_token(url, admin_key)}"
     with httpx.Client(base_url=url, follow_redirects=True, timeout=30) as session:
-        session.get("/user/signup/")
+        session.get(signup)
         form = {"email": email, "password": password, "csrfmiddlewaretoken": session.cookies.get("csrftoken", "")}
-        session.post("/user/signup/", data=form, headers={"Referer": f"{url}/user/signup/"})
+        posted = session.post(signup, data=form, headers={"Referer": f"{url}{signup}"})
         answer = session.get("/api/current-user/token")
         if answer.status_code != 200:
-            raise ServerError(f"Label Studio at {url}: could not sign up {email} (HTTP {answer.status_code})")
+            # the form answers 200 with its errors (a taken e-mail, a weak password) inside the page
+            raise ServerError(f"Label Studio at {url}: could not sign up {email} (sign-up HTTP {posted.status_code}, "
+                              f"token HTTP {answer.status_code}; is the e-mail already taken?)")
         return answer.json()["token"]
 
 

@@ -132,7 +132,7 @@ def test_two_annotators_pull_gives_majority_adjudication_and_agreement(run, stud
     src = write_sentences(tmp_path / "s.jsonl", [sentence(i) for i in range(5)])
     assert run("push", src).exit_code == 0
     bob = f"bob-{uuid.uuid4().hex[:6]}@stance.local"
-    bob_key = create_annotator(studio_server.url, bob, "bob-secret-123")
+    bob_key = create_annotator(studio_server.url, bob, "bob-secret-123", studio_server.api_key)
     tasks = {t["data"]["sentence_id"]: t["id"] for t in client.tasks(client.find_project(title)["id"])}
     task = [tasks[sentence(i)["sentence_id"]] for i in range(5)]
     url, admin = studio_server.url, studio_server.api_key

@@ -1,4 +1,4 @@
-"""`stance label config|push|pull|agreement`: the Label Studio labeling loop.
+"""`stance label config|push|pull|agreement|add-user`: the Label Studio labeling loop.
 
 The commands compose `labeling.studio` (pure builders + the one client) with the
 training side only for pre-annotations (`--model`), which arrive as plain data.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from pathlib import Path
 from typing import Any, Optional
 
@@ -26,7 +27,8 @@ from labeling.studio.export import ExportError
 from labeling.studio.pull import read_export_file, take_snapshot
 from labeling.studio.push import (ensure_project, existing_by_group, push_groups, read_sentences,
                                   write_import_file)
-from labeling.studio.settings import load_studio_config, resolve_path
+from labeling.studio.server import create_annotator
+from labeling.studio.settings import load_studio_config, resolve_connection, resolve_path
 from labeling.studio.snapshot import ANNOTATIONS, latest_snapshot, read_rows
 from labeling.studio.tasks import STRATEGIES, build_prediction, group_sentences, select_groups
 from training.cli.common import EXIT_FAILED, EXIT_USAGE, USER_ERRORS, SchemaOpt, StudioConfigOpt, fail, store_uri
@@ -41,6 +43,7 @@ def register(app: typer.Typer) -> typer.Typer:
     label_app.command("push")(push_cmd)
     label_app.command("pull")(pull_cmd)
     label_app.command("agreement")(agreement_cmd)
+    label_app.command("add-user")(add_user_cmd)
     app.add_typer(label_app, name="label")
     return label_app
 
@@ -272,3 +275,20 @@ def agreement_cmd(
     for table in (alpha, kappa, items):
         console.print(table)
     console.print(f"heat-map: {png}", markup=False)
+
+
+def add_user_cmd(
+    email: str = typer.Argument(..., help="The annotator's e-mail (their login)."),
+    config: Optional[Path] = StudioConfigOpt,
+) -> None:
+    """Add an annotator through the organisation's invite link (sign-up without it is off:
+    only the admin and the users added here can log in); prints their login and password."""
+    console = _console()
+    try:
+        conn = resolve_connection(load_studio_config(config))  # the admin's key: it can fetch the invite
+        password = secrets.token_urlsafe(12)
+        create_annotator(conn.url, email, password, conn.api_key)
+    except USER_ERRORS as exc:
+        raise fail(console, exc, EXIT_FAILED)
+    console.print(Text.assemble("added ", (email, "bold"), f" to {conn.url}: log in with password ",
+                                (password, "bold"), " (they can change it under Account & Settings)"))
