@@ -83,3 +83,51 @@ def test_annotator_labels_with_hotkey_and_next_pull_has_it(studio_server, tmp_pa
     rows = read_rows(snap, LABELED)
     assert [(r["id"], r["labels"], r["annotators"]) for r in rows] == [
         (target["sentence_id"], ["escalation"], [studio_server.username])]
+
+
+# Untrusted sentences reach the labeling view as text (issue 11, item 9): each payload would set
+# window.__xss if Label Studio rendered it as markup.
+PAYLOADS = {
+    "text": 'Officials said <script>window.__xss = "script"</script> the talks failed.',
+    "prev_text": 'The minister wrote <img src=x onerror="window.__xss = \'img\'"> on Tuesday.',
+    "next_text": 'Crowds chanted <svg onload="window.__xss = \'svg\'"></svg> outside.',
+    "title": 'Talks <b onmouseover="window.__xss = 1">collapse</b> <script>window.__xss = "title"</script>',
+}
+
+
+def test_markup_in_task_text_reaches_the_labeling_view_as_inert_text(studio_server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    title = f"Inert {uuid.uuid4().hex[:6]}"
+    cfg = tmp_path / "studio.yaml"
+    cfg.write_text(f"project_title: {title}\nserver_data_dir: {tmp_path / 'nowhere'}\n")
+    res = _cli(studio_server, cfg)("push", write_sentences(tmp_path / "s.jsonl", [sentence(1, **PAYLOADS)]))
+    assert res.exit_code == 0, res.output
+    client = StudioClient(studio_server.connection)
+    project = client.find_project(title)
+    task_id = client.tasks(project["id"])[0]["id"]
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 820})
+            dialogs = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(f"{studio_server.url}/user/login/")
+            page.fill("input[name=email]", studio_server.username)
+            page.fill("input[name=password]", studio_server.password)
+            page.click("button[type=submit]")
+            page.wait_for_url(lambda url: "/login" not in url)
+            page.goto(f"{studio_server.url}/projects/{project['id']}/data?task={task_id}")
+            for field in ("text", "prev_text", "next_text", "title"):  # shown literally, tags and all
+                expect(page.get_by_text(PAYLOADS[field], exact=True).first).to_be_visible(timeout=60_000)
+            page.mouse.move(640, 200)
+            page.wait_for_timeout(1000)  # an image error or an onload handler would have fired by now
+            assert page.evaluate("typeof window.__xss") == "undefined"
+            assert page.locator("img[src=x], svg[onload], [onmouseover]").count() == 0
+            assert dialogs == []
+            # the control: the same payload, put in as markup, does run (the check above can fail)
+            page.evaluate("html => document.body.insertAdjacentHTML('beforeend', html)", PAYLOADS["prev_text"])
+            page.wait_for_function("window.__xss === 'img'", timeout=10_000)
+        finally:
+            browser.close()
