@@ -249,7 +249,8 @@ def serve(
         project, _, _ = ensure_project(client, cfg.project_title, build_label_config(load_schema()), cfg.project_id)
         console.print(f"[green]Label Studio is running[/green] at [bold]{server.url}[/bold]"
                       f"  (project {project['title']!r}: {server.url}/projects/{project['id']})")
-        console.print(f"log in as [bold]{server.username}[/bold] with password [bold]{server.password}[/bold]")
+        console.print(f"log in as [bold]{server.username}[/bold] with password [bold]{server.password}[/bold]; "
+                      "sign-up is closed: add annotators with `stance label add-user EMAIL`")
         console.print(f"`stance label ...` finds the API key in {server.data_dir / CREDENTIALS_FILE}; "
                       "press Ctrl-C to stop")
         server.process.wait()
