@@ -28,7 +28,7 @@ def plot(points: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(9, 4.2), dpi=110)
     x = [p["n"] for p in points]
     for key, label, style in (("gold_test", "gold test split", "o-"), ("both", "real news: both dev files", "s-"),
                               ("dev", "real news: dev.jsonl", "^--"), ("dev-articles", "real news: dev-articles.jsonl", "v--")):
@@ -41,7 +41,7 @@ def plot(points: list[dict], path: Path) -> None:
     ax.set_ylabel("macro-F1")
     ax.set_ylim(max(0.0, min(min(p.get(k, 1) for k in ("gold_test", "both", "dev", "dev-articles")) for p in points) - 0.05), 1.0)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # beside the lines, never on them
     ax.set_title("Learning curve")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
