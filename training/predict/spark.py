@@ -26,7 +26,6 @@ from typing import Any, Iterator, Sequence
 import pandas as pd
 
 from labeling.io import atomic_dir, write_jsonl
-from training.registry import spark_udf
 
 SPLIT_COLUMNS = ["article_id", "sentence_id", "index", "text", "source", "line", "error"]
 
@@ -242,6 +241,9 @@ def run_spark(spark: Any, inputs: Sequence[str], model_uri: str, tags: Sequence[
     from pyspark.sql.pandas.types import from_arrow_schema
 
     from training.predict.summary import summary_schema
+    # Here, not at the top: executors import this module (split_articles, the summary UDF) and
+    # need no tracking code (matplotlib, the full mlflow) in a scoring-only environment.
+    from training.registry import spark_udf
 
     started = time.perf_counter()
     tags = list(tags)
