@@ -32,6 +32,24 @@ def _cli(server, cfg: Path):
     return lambda *args: label(*args, "--config", cfg)
 
 
+def _push_one(server, cli, tmp_path: Path, row: dict, title: str) -> str:
+    """Push one sentence as a task of project `title`; return the task's labeling-view URL."""
+    res = cli("push", write_sentences(tmp_path / "s.jsonl", [row]))
+    assert res.exit_code == 0, res.output
+    client = StudioClient(server.connection)
+    project = client.find_project(title)
+    task_id = client.tasks(project["id"])[0]["id"]
+    return f"{server.url}/projects/{project['id']}/data?task={task_id}"
+
+
+def _log_in(page, server) -> None:
+    page.goto(f"{server.url}/user/login/")
+    page.fill("input[name=email]", server.username)
+    page.fill("input[name=password]", server.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
 def test_annotator_labels_with_hotkey_and_next_pull_has_it(studio_server, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
@@ -45,21 +63,14 @@ def test_annotator_labels_with_hotkey_and_next_pull_has_it(studio_server, tmp_pa
         prev_text="The foreign ministry summoned the ambassador on Tuesday.",
         text="Moscow warned it would deploy missiles near the border if the plan went ahead.",
         next_text="Officials in Brussels said talks would continue next week.")
-    assert cli("push", write_sentences(tmp_path / "s.jsonl", [target])).exit_code == 0
-    client = StudioClient(studio_server.connection)
-    project = client.find_project(title)
-    task_id = client.tasks(project["id"])[0]["id"]
+    task_url = _push_one(studio_server, cli, tmp_path, target, title)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 820})
-            page.goto(f"{studio_server.url}/user/login/")
-            page.fill("input[name=email]", studio_server.username)
-            page.fill("input[name=password]", studio_server.password)
-            page.click("button[type=submit]")
-            page.wait_for_url(lambda url: "/login" not in url)
-            page.goto(f"{studio_server.url}/projects/{project['id']}/data?task={task_id}")
+            _log_in(page, studio_server)
+            page.goto(task_url)
             for tag in load_schema().tags:  # the choice label reads e.g. "escalation[1]"
                 label = page.get_by_text(re.compile(rf"^{re.escape(tag.name)}\s*\[?{tag.hotkey}\]?$"))
                 expect(label.first).to_be_visible(timeout=60_000)
@@ -101,11 +112,7 @@ def test_markup_in_task_text_reaches_the_labeling_view_as_inert_text(studio_serv
     title = f"Inert {uuid.uuid4().hex[:6]}"
     cfg = tmp_path / "studio.yaml"
     cfg.write_text(f"project_title: {title}\nserver_data_dir: {tmp_path / 'nowhere'}\n")
-    res = _cli(studio_server, cfg)("push", write_sentences(tmp_path / "s.jsonl", [sentence(1, **PAYLOADS)]))
-    assert res.exit_code == 0, res.output
-    client = StudioClient(studio_server.connection)
-    project = client.find_project(title)
-    task_id = client.tasks(project["id"])[0]["id"]
+    task_url = _push_one(studio_server, _cli(studio_server, cfg), tmp_path, sentence(1, **PAYLOADS), title)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
@@ -113,12 +120,8 @@ def test_markup_in_task_text_reaches_the_labeling_view_as_inert_text(studio_serv
             page = browser.new_page(viewport={"width": 1280, "height": 820})
             dialogs = []
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(f"{studio_server.url}/user/login/")
-            page.fill("input[name=email]", studio_server.username)
-            page.fill("input[name=password]", studio_server.password)
-            page.click("button[type=submit]")
-            page.wait_for_url(lambda url: "/login" not in url)
-            page.goto(f"{studio_server.url}/projects/{project['id']}/data?task={task_id}")
+            _log_in(page, studio_server)
+            page.goto(task_url)
             for field in ("text", "prev_text", "next_text", "title"):  # shown literally, tags and all
                 expect(page.get_by_text(PAYLOADS[field], exact=True).first).to_be_visible(timeout=60_000)
             page.mouse.move(640, 200)
