@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import precision_recall_curve
 
 
@@ -69,6 +70,7 @@ def epoch_curves(history: Sequence[dict[str, Any]]) -> Figure:
         for key in (k for k in keys if _panel(k) == panel):
             ax.plot(xs, [h.get(key, np.nan) for h in history], marker="o", label=key)
         ax.set(xlabel="epoch" if "epoch" in (history[0] if history else {}) else "step", title=panel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.grid(alpha=0.3)
         if panel == "seconds":
             ax.set_ylim(bottom=0)

@@ -101,4 +101,4 @@ def demo(
         f"Champion model: {rel['model']}  (also models:/{result.champion['name']}@champion)\n"
         f"Runs report with the per-tag F1 plot: {rel['report']}\n"
         "Plots per run (PR curves, per-tag matrix, training curves): MLflow artifacts under data/mlflow/artifacts/\n"
-        "MLflow UI: `make mlflow-ui`, then open http://127.0.0.1:5000", soft_wrap=True, highlight=False)
+        "MLflow UI: `make mlflow-ui`, then open the address it prints (the runs table)", soft_wrap=True, highlight=False)
