@@ -207,20 +207,22 @@ def tracked_run(uri: str, experiment: str, run_name: str | None = None,
     client = use_store(uri)
     exp_id = _experiment_id(client, experiment, uri)
     process = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
-    run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags={**(tags or {}), **process})
+    # The handler goes in before the run exists: a SIGTERM between the two left it RUNNING.
     restore_sigterm = _sigterm_as_interrupt()
     try:
-        mlflow.set_tag("mlflow.source.git.commit", git_commit())
-        yield run
-    except KeyboardInterrupt:
-        mlflow.end_run(status="KILLED")
-        raise
-    except BaseException:
-        mlflow.end_run(status="FAILED")
-        raise
+        run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags={**(tags or {}), **process})
+        try:
+            mlflow.set_tag("mlflow.source.git.commit", git_commit())
+            yield run
+        except KeyboardInterrupt:
+            mlflow.end_run(status="KILLED")
+            raise
+        except BaseException:
+            mlflow.end_run(status="FAILED")
+            raise
+        mlflow.end_run(status="FINISHED")
     finally:
         restore_sigterm()
-    mlflow.end_run(status="FINISHED")
 
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
