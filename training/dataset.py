@@ -186,3 +186,14 @@ def load_dataset(path: Path | str) -> tuple[DatasetDict, dict[str, Any]]:
 def rows_of(ds: Dataset) -> list[dict[str, Any]]:
     """Plain row dicts of a Dataset split."""
     return [dict(r) for r in ds]
+
+
+def load_dataset_splits(path: Path | str, tags: Sequence[str],
+                        against: str = "the schema") -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """A saved dataset directory as ({split: rows}, metadata). Raises FileNotFoundError when it
+    is not one, and ValueError when it was built for other tags than `tags` (`against` names
+    whose tags they are in the message)."""
+    dsd, meta = load_dataset(path)
+    if meta["tags"] != list(tags):
+        raise ValueError(f"{path}: built for tags {meta['tags']}, {against} has {list(tags)}; rebuild it")
+    return {name: rows_of(dsd[name]) for name in dsd}, meta

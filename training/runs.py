@@ -43,10 +43,10 @@ def compare_rows(runs: Sequence[dict[str, Any]], tags: Sequence[str],
         if cv:
             mean, std = _num(m, "cv_mean_macro_f1"), _num(m, "cv_std_macro_f1")
             macro, low, high = mean, mean - std, mean + std
-            f1 = {tag: [_num(m, f"cv_mean_f1_{tag}")] * 3 for tag in tags}
+            f1 = {}
             for tag in tags:
-                sd = _num(m, f"cv_std_f1_{tag}")
-                f1[tag][1:] = [f1[tag][0] - sd, f1[tag][0] + sd]
+                tag_mean, tag_std = _num(m, f"cv_mean_f1_{tag}"), _num(m, f"cv_std_f1_{tag}")
+                f1[tag] = [tag_mean, tag_mean - tag_std, tag_mean + tag_std]
             seconds = _num(m, "cv_mean_train_seconds")
         else:
             macro, low, high = (_num(m, f"test_macro_f1{s}") for s in ("", "_low", "_high"))

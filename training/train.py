@@ -14,7 +14,7 @@ from datasets import Dataset
 from labeling.config import StrictModel
 from training import registry, tracking
 from training.cv import check_cv_possible, cross_validate
-from training.dataset import (DatasetConfig, cluster_ids, is_dataset_dir, load_dataset, rows_of,
+from training.dataset import (DatasetConfig, cluster_ids, is_dataset_dir, load_dataset_splits,
                               split_rows, stratified_cluster_assign, summarize)
 from training.evaluate import evaluate_scorer
 from training.labeled import label_matrix, load_labeled
@@ -34,10 +34,7 @@ def prepare_splits(source: Path, tags: Sequence[str], cfg: DatasetConfig) -> tup
     when a saved dataset was built with other tags.
     """
     if is_dataset_dir(source):
-        dsd, meta = load_dataset(source)
-        if meta["tags"] != list(tags):
-            raise ValueError(f"{source}: built for tags {meta['tags']}, the schema has {list(tags)}; rebuild it")
-        return {name: rows_of(dsd[name]) for name in dsd}, meta
+        return load_dataset_splits(source, tags)
     rows = load_labeled(source, tags)
     splits = split_rows(rows, tags, cfg)
     return splits, summarize(splits, tags, cfg, str(source))

@@ -75,7 +75,7 @@ def evaluate(
 def _load_rows(labeled: Path, split: Optional[str], tags: list[str], keep: list[str]) -> tuple[list[dict[str, Any]], str]:
     """Labeled rows of a file/folder/snapshot, or of one split of a saved dataset directory, and
     what they are in a table title."""
-    from training.dataset import SPLITS, is_dataset_dir, load_dataset, rows_of
+    from training.dataset import SPLITS, is_dataset_dir, load_dataset_splits
     from training.labeled import load_labeled
 
     if not is_dataset_dir(labeled):
@@ -85,12 +85,10 @@ def _load_rows(labeled: Path, split: Optional[str], tags: list[str], keep: list[
     split = split or "test"
     if split not in SPLITS:
         raise ValueError(f"--split {split!r}: expected one of {', '.join(SPLITS)}")
-    dsd, meta = load_dataset(labeled)
-    if meta["tags"] != list(tags):
-        raise ValueError(f"{labeled}: built for tags {meta['tags']}, the model has {list(tags)}")
-    if split not in dsd or len(dsd[split]) == 0:
+    splits, _ = load_dataset_splits(labeled, tags, against="the model")
+    if not splits.get(split):
         raise ValueError(f"{labeled}: split {split!r} is empty")
-    return rows_of(dsd[split]), f"{labeled.name} {split} split"
+    return splits[split], f"{labeled.name} {split} split"
 
 
 def _check_overlap(console: Console, loaded: Any, rows: list[dict[str, Any]],
