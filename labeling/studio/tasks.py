@@ -10,11 +10,12 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from labeling.studio.active import select_uncertain_diverse
 from labeling.studio.config_xml import CONTROL_NAME, TARGET_NAME
 
 REQUIRED_FIELDS = ("sentence_id", "group_id", "article_id", "text")
 PROVENANCE_FIELDS = ("url", "source_path", "lang", "kind", "index", "start", "end")
-STRATEGIES = ("random", "uncertainty")
+STRATEGIES = ("random", "uncertainty", "uncertainty+diversity")
 
 
 @dataclass
@@ -120,7 +121,9 @@ def select_groups(groups: Sequence[Group], n: int | None, strategy: str,
     """Pick the `n` most useful groups (all when n is None), keeping input order in the result.
 
     random: a seeded sample. uncertainty: the lowest confidence first; needs `scores`
-    (sentence_id -> confidence). Raises ValueError on an unknown strategy, n < 1, or
+    (sentence_id -> confidence). uncertainty+diversity: the same order, but at most two
+    groups of an article and no two groups saying mostly the same thing
+    (labeling.studio.active). Raises ValueError on an unknown strategy, n < 1, or
     uncertainty without scores.
     """
     if strategy not in STRATEGIES:
@@ -133,7 +136,12 @@ def select_groups(groups: Sequence[Group], n: int | None, strategy: str,
         picked = set(random.Random(seed).sample(range(len(groups)), n))
     else:
         if scores is None:
-            raise ValueError("uncertainty sampling needs model scores: pass --model")
-        order = sorted(range(len(groups)), key=lambda i: (scores[groups[i].sentence_id], i))
-        picked = set(order[:n])
+            raise ValueError(f"{strategy} sampling needs model scores: pass --model")
+        if strategy == "uncertainty":
+            order = sorted(range(len(groups)), key=lambda i: (scores[groups[i].sentence_id], i))
+            picked = set(order[:n])
+        else:
+            reps = [g.representative for g in groups]
+            picked = set(select_uncertain_diverse([scores[g.sentence_id] for g in groups], [g.group_id for g in groups],
+                                                  [r.get("article_id") for r in reps], [r["text"] for r in reps], n))
     return [g for i, g in enumerate(groups) if i in picked]
