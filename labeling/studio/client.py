@@ -164,6 +164,20 @@ class StudioClient:
                           retry=False)
         return int(view.id)
 
+    def update_project(self, project_id: int, **fields: Any) -> None:
+        """Change project settings (sampling, model_version, maximum_annotations,
+        overlap_cohort_percentage, show_overlap_first, expert_instruction, ...) in one request."""
+        self._call("update the project settings", self._ls.projects.update, project_id, **fields)
+
+    def views(self, project_id: int) -> list[dict]:
+        """The project's Data Manager tabs ({id, data: {title, ordering, hiddenColumns, ...}, ...})."""
+        return [_dump(v) for v in self._call("list the project's tabs", self._ls.views.list, project=project_id)]
+
+    def create_view(self, project_id: int, data: dict) -> int:
+        """A Data Manager tab with `data` (title, ordering, hiddenColumns, filters); returns its id."""
+        view = self._call("create a tab", self._ls.views.create, project=project_id, data=data, retry=False)
+        return int(view.id)
+
 
 def _detail(exc: ApiError) -> str:
     body = exc.body
