@@ -178,6 +178,17 @@ class StudioClient:
         view = self._call("create a tab", self._ls.views.create, project=project_id, data=data, retry=False)
         return int(view.id)
 
+    def update_view(self, view_id: int, project_id: int, data: dict) -> None:
+        """Replace the `data` (title, ordering, hiddenColumns, filters) of an existing tab."""
+        self._call(f"update tab {view_id}", self._ls.views.update, str(view_id), project=project_id, data=data)
+
+    def import_predictions(self, project_id: int, predictions: Sequence[dict]) -> int:
+        """Attach predictions ({task, model_version, score, result}) to existing tasks in one
+        request, once (a retry could add them twice); returns how many the server created."""
+        response = self._call(f"import {len(predictions)} predictions", self._ls.projects.import_predictions,
+                              project_id, request=list(predictions), retry=False)
+        return int(getattr(response, "created", None) or 0)
+
 
 def _detail(exc: ApiError) -> str:
     body = exc.body
