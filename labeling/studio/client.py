@@ -190,6 +190,45 @@ class StudioClient:
         return int(getattr(response, "created", None) or 0)
 
 
+    def ml_backends(self, project_id: int) -> list[dict]:
+        """The ML backends connected to the project (url, title, state, model_version, ...)."""
+        return [_dump(b) for b in self._call("list ML backends", self._ls.ml.list, project=project_id)]
+
+    def add_ml_backend(self, project_id: int, url: str, **fields: Any) -> dict:
+        """Connect an ML backend; Label Studio checks its /health and /setup first, and refuses
+        (StudioError with the server's reason) when either fails. `fields`: the SDK's
+        ml.create options (title, is_interactive, auth_method, basic_auth_user/pass, timeout)."""
+        created = self._call(f"connect the ML backend at {url}", self._ls.ml.create, project=project_id, url=url,
+                             retry=False, **fields)
+        return _dump(created)
+
+    def update_ml_backend(self, backend_id: int, **fields: Any) -> dict:
+        """Change a connected ML backend (same fields as add_ml_backend, plus url); checked like it."""
+        return _dump(self._call(f"update ML backend {backend_id}", self._ls.ml.update, backend_id, **fields))
+
+    def webhooks(self, project_id: int) -> list[dict]:
+        """The project's webhooks (url, headers, actions, send_for_all_actions, ...)."""
+        return [_dump(w) for w in self._call("list webhooks", self._ls.webhooks.list, project=str(project_id))]
+
+    def add_webhook(self, project_id: int, url: str, **fields: Any) -> dict:
+        """Create a project webhook (fields: headers, actions, send_payload, send_for_all_actions)."""
+        return _dump(self._call("create a webhook", self._ls.webhooks.create, project=project_id, url=url,
+                                retry=False, **fields))
+
+    def update_webhook(self, webhook_id: int, **fields: Any) -> dict:
+        """Change a webhook (url, headers, actions, send_payload, send_for_all_actions, is_active)."""
+        return _dump(self._call(f"update webhook {webhook_id}", self._ls.webhooks.update, webhook_id, **fields))
+
+    def delete_webhook(self, webhook_id: int) -> None:
+        """Remove a webhook."""
+        self._call(f"delete webhook {webhook_id}", self._ls.webhooks.delete, webhook_id)
+
+    def update_project(self, project_id: int, **settings: Any) -> dict:
+        """Change project settings by their API names (e.g. show_collab_predictions,
+        evaluate_predictions_automatically, model_version)."""
+        return _dump(self._call("update the project settings", self._ls.projects.update, project_id, **settings))
+
+
 def _detail(exc: ApiError) -> str:
     body = exc.body
     if isinstance(body, dict):

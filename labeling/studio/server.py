@@ -13,6 +13,7 @@ server process, so what it creates later is private too).
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -36,6 +37,28 @@ LOG_FILE = "label-studio.log"
 # Files the server creates (database and its journal, media, exports, its secret key) are
 # private from the start; what an older setup left readable is tightened by make_private.
 SERVER_UMASK = 0o077
+# Label Studio refuses to call reserved addresses (its SSRF guard, core.utils.io.validate_ip),
+# loopback included, so it could neither reach nor send webhooks to an ML backend on this
+# machine (`stance label serve`). When the server listens on loopback, everyone who can use it is
+# already on this machine, so 127.0.0.1 opens nothing they could not reach themselves; every
+# other reserved network, the rest of 127.0.0.0/8 and ::1 stay refused.
+_LS_DEFAULT_BANNED = (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "233.252.0.0/24", "240.0.0.0/4",
+    "255.255.255.255/32", "::/128", "::1/128", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96",
+    "64:ff9b:1::/48", "100::/64", "2001:0000::/32", "2001:20::/28", "2001:db8::/32", "2002::/16",
+    "fc00::/7", "fe80::/10", "ff00::/8",
+)
+
+
+def banned_subnets_but_loopback_host() -> str:
+    """Label Studio's default banned networks with 127.0.0.1 taken out, as its
+    USER_ADDITIONAL_BANNED_SUBNETS value (comma-separated; the defaults are then switched off)."""
+    loopback, host = ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("127.0.0.1/32")
+    nets = [n for n in _LS_DEFAULT_BANNED if n != str(loopback)]
+    nets += sorted(str(n) for n in loopback.address_exclude(host))
+    return ",".join(nets)
 
 
 class ServerError(RuntimeError):
@@ -162,6 +185,8 @@ def start_server(data_dir: Path | str, host: str = "127.0.0.1", port: int | None
                SENTRY_DSN="", FRONTEND_SENTRY_DSN="", COLLECT_ANALYTICS="false",
                # only the admin and those who come through the invite link (create_annotator)
                LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK="true")
+    if host in ("127.0.0.1", "localhost"):  # the ML backend on 127.0.0.1: see banned_subnets_but_loopback_host
+        env.update(USE_DEFAULT_BANNED_SUBNETS="false", USER_ADDITIONAL_BANNED_SUBNETS=banned_subnets_but_loopback_host())
     log = data_dir / LOG_FILE
     with open(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log_fh:
         proc = subprocess.Popen(

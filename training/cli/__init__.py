@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import typer
 
-from training.cli import (audit_cmd, dataset_cmd, demo_cmd, evaluate_cmd, ingest_cmd, label_cmd, models_cmd, predict_cmd,
-                          runs_cmd, train_cmd)
+from training.cli import (audit_cmd, backend_cmd, dataset_cmd, demo_cmd, evaluate_cmd, ingest_cmd, label_cmd, models_cmd,
+                          predict_cmd, runs_cmd, train_cmd)
 
 
 def build_app() -> typer.Typer:
@@ -22,7 +22,9 @@ def build_app() -> typer.Typer:
         add_completion=False,
     )
     ingest_cmd.register(app)
-    audit_cmd.register(label_cmd.register(app))
+    label_app = label_cmd.register(app)
+    for label_module in (audit_cmd, backend_cmd):
+        label_module.register(label_app)
     for module in (dataset_cmd, train_cmd, models_cmd, evaluate_cmd, runs_cmd, predict_cmd, demo_cmd):
         module.register(app)
     return app
