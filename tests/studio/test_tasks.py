@@ -45,8 +45,8 @@ def test_prediction_chooses_tags_above_threshold_and_scores_confidence():
     pred = build_prediction(probs, THRESHOLDS, "stance:3")
     assert pred["model_version"] == "stance:3"
     assert pred["result"][0]["value"]["choices"] == ["escalation", "accusation"]
-    # margins: 0.8, 0.8, 0.2, 0.6 -> the least sure tag decides
-    assert pred["score"] == pytest.approx(0.2)
+    # margins: 0.8, 0.8, 0.2, 0.6 -> the least sure tag decides; shown as a probability: 0.5 + 0.2 / 2
+    assert pred["score"] == pytest.approx(0.6)
 
 
 def test_confidence_respects_uneven_thresholds():
