@@ -7,6 +7,9 @@ target is first renamed aside (`.NAME.old-XXXXXXXX`) and deleted only once the n
 is in place: a crash at any point leaves either the old or the new directory complete
 (after a crash between the two renames, the old one under its aside name).
 `check_writable` refuses an output path that could not be written before any work starts.
+Files get the modes a plain `open` would give them (0666 less the user's umask): outputs
+such as labeled rows, agreement files and reports are meant for colleagues. Secrets (API
+keys) ask for `private=True` (0600).
 """
 from __future__ import annotations
 
@@ -20,16 +23,35 @@ from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
 
+def current_umask() -> int:
+    """The process's umask (read from /proc where it can be, so it is never changed, even briefly)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
-def atomic_path(target: Path | str, suffix: str = "") -> Iterator[Path]:
+def atomic_path(target: Path | str, suffix: str = "", private: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success rename it over `target`.
 
-    On any exception the temporary file is removed and `target` is left untouched.
+    The file's mode is 0666 less the umask, as `open` would make it (mkstemp alone makes every
+    output owner-only); 0600 with `private` (secrets). On any exception the temporary file is
+    removed and `target` is left untouched.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=target.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o600 if private else 0o666 & ~current_umask())
+    finally:
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -40,9 +62,11 @@ def atomic_path(target: Path | str, suffix: str = "") -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_open(target: Path | str, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
-    """Open a temporary file for writing that replaces `target` only when closed cleanly."""
-    with atomic_path(target) as tmp:
+def atomic_open(target: Path | str, mode: str = "w", encoding: str | None = "utf-8",
+                private: bool = False) -> Iterator[IO[Any]]:
+    """Open a temporary file for writing that replaces `target` only when closed cleanly
+    (mode as `atomic_path`: the umask's, or 0600 with `private`)."""
+    with atomic_path(target, private=private) as tmp:
         kwargs = {} if "b" in mode else {"encoding": encoding}
         with open(tmp, mode, **kwargs) as fh:
             yield fh

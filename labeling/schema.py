@@ -97,3 +97,60 @@ def load_schema(path: Path | str | None = None) -> LabelSchema:
     if not path.exists():
         raise ConfigError(f"{path}: label schema not found")
     return load_config(LabelSchema, path)
+
+
+GUIDE_TITLE = "Stance Lab annotation guide"
+
+
+def _guide_sections(schema: LabelSchema) -> list[tuple[str, list[str], list[tuple[str, list[str]]]]]:
+    """(heading, paragraphs, [(list title, items)]) per section: one source for both renderings."""
+    sections = [("What to label", [" ".join(schema.unit.split())] if schema.unit else [], [])]
+    for tag in schema.tags:
+        paragraphs = [tag.definition] + ([f"Cues: {', '.join(tag.cues)}."] if tag.cues else [])
+        lists = [("Examples", tag.examples), ("Borderline rules", tag.notes)]
+        sections.append((f"{tag.name} (hotkey {tag.hotkey})", paragraphs, [(t, i) for t, i in lists if i]))
+    if schema.not_tagged:
+        sections.append(("Not tagged (no stance)", [" ".join(schema.not_tagged.split())], []))
+    if schema.combinations:
+        sections.append(("Combinations", [], [("", schema.combinations)]))
+    sections.append(("In Label Studio", [
+        "Tick every tag that applies to the highlighted sentence (keys 1-"
+        f"{len(schema.tags)} toggle them); tick none for no stance. Submit with Ctrl+Enter (Cmd+Enter on a Mac).",
+        "Tags ticked when a task opens are a model's pre-annotation (the line under the choices names the "
+        "model): check each one. Its score is how sure the model is of its least sure tag (50% = a coin flip, "
+        "100% = certain).",
+    ], []))
+    return sections
+
+
+def annotation_guide_markdown(schema: LabelSchema) -> str:
+    """The annotation guide page (docs/annotation-guide.md) generated from the schema:
+    the unit, each tag with its definition, cues, examples and borderline rules, what is not
+    tagged, combinations and how to label in Label Studio. Deterministic."""
+    out = [f"# {GUIDE_TITLE}", "",
+           "<!-- Generated from configs/labels.yaml by `stance label guide --out docs/annotation-guide.md`;",
+           "     edit the YAML, not this page (tests/labeling/test_guide.py checks they agree). -->", ""]
+    for heading, paragraphs, lists in _guide_sections(schema):
+        out += [f"## {heading}", ""]
+        for para in paragraphs:
+            out += [para, ""]
+        for title, items in lists:
+            if title:
+                out += [f"**{title}**", ""]
+            out += [f"- {item}" for item in items] + [""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def annotation_guide_html(schema: LabelSchema) -> str:
+    """The same guide as HTML, for the project's instructions in Label Studio (escaped text)."""
+    from html import escape
+
+    out = [f"<h2>{escape(GUIDE_TITLE)}</h2>"]
+    for heading, paragraphs, lists in _guide_sections(schema):
+        out.append(f"<h3>{escape(heading)}</h3>")
+        out += [f"<p>{escape(p)}</p>" for p in paragraphs]
+        for title, items in lists:
+            if title:
+                out.append(f"<p><b>{escape(title)}</b></p>")
+            out.append("<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>")
+    return "\n".join(out) + "\n"

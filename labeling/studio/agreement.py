@@ -4,6 +4,10 @@ Krippendorff's alpha (nominal) per tag, each tag read as a yes/no decision, and
 overall, pooling every (sentence, tag) decision as one unit. Cohen's kappa for each
 pair of annotators over the same pooled decisions on the sentences both annotated.
 Label Studio's free edition computes neither.
+
+A value that cannot be computed (one annotator, no sentence two people annotated, a tag
+nobody ticked) is nan in `Agreement` and null with a reason in `agreement_report`, the
+JSON written beside the snapshot (valid JSON: never NaN).
 """
 from __future__ import annotations
 
@@ -28,6 +32,21 @@ class Agreement:
     alpha: dict[str, float] = field(default_factory=dict)
     kappa: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
     items: dict[str, int] = field(default_factory=dict)
+    shared_items: int = 0  # sentences annotated by at least two people
+    reasons: dict[str, str] = field(default_factory=dict)  # why an alpha is nan, by tag or "overall"
+
+    @property
+    def too_few(self) -> str | None:
+        """Why nothing can be measured at all (one annotator, or nobody shares a sentence), else None."""
+        if len(self.annotators) < 2:
+            who = self.annotators[0] if self.annotators else "nobody"
+            return (f"only one annotator ({who}): agreement needs two people on the same sentences. Give the "
+                    "project an overlap (annotators_per_task >= 2 in configs/studio.yaml, applied by "
+                    "`stance label push`) and add annotators with `stance label add-user EMAIL`")
+        if self.shared_items == 0:
+            return (f"{len(self.annotators)} annotators, but no sentence was annotated by two of them yet: "
+                    "label the overlapping tasks (annotators_per_task, overlap_share in configs/studio.yaml)")
+        return None
 
 
 def decision_matrix(annotations: Sequence[dict[str, Any]], tags: Sequence[str]) -> tuple[list[str], list[str], np.ndarray]:
@@ -57,6 +76,13 @@ def nominal_alpha(data: np.ndarray) -> float:
     return float(krippendorff.alpha(reliability_data=values, level_of_measurement="nominal"))
 
 
+def _alpha_reason(data: np.ndarray) -> str:
+    """Why nominal_alpha(data) is nan."""
+    if not np.any(np.sum(~np.isnan(data), axis=0) >= 2):
+        return "no sentence annotated by two people"
+    return "every shared decision was the same (e.g. nobody ticked the tag): no disagreement to measure"
+
+
 def cohen_kappa(x: np.ndarray, y: np.ndarray) -> float:
     """Cohen's kappa for two equal-length 0/1 vectors; nan when chance agreement is 1."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -80,13 +106,37 @@ def compute_agreement(annotations: Sequence[dict[str, Any]], tags: Sequence[str]
     result = Agreement(annotators=annotators)
     for j, tag in enumerate(tags):
         result.alpha[tag] = nominal_alpha(cube[:, :, j])
+        if math.isnan(result.alpha[tag]):
+            result.reasons[tag] = _alpha_reason(cube[:, :, j])
     result.alpha["overall"] = nominal_alpha(cube.reshape(len(annotators), -1))
+    if math.isnan(result.alpha["overall"]):
+        result.reasons["overall"] = _alpha_reason(cube.reshape(len(annotators), -1))
+    result.shared_items = int(np.sum(np.sum(~np.isnan(cube[:, :, 0]), axis=0) >= 2))
     for i, j in combinations(range(len(annotators)), 2):
         both = ~np.isnan(cube[i, :, 0]) & ~np.isnan(cube[j, :, 0])
         value = cohen_kappa(cube[i, both, :].ravel(), cube[j, both, :].ravel())
         result.kappa[(annotators[i], annotators[j])] = (value, int(both.sum()))
     result.items = {a: int(np.sum(~np.isnan(cube[i, :, 0]))) for i, a in enumerate(annotators)}
     return result
+
+
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) else round(float(value), 6)
+
+
+def agreement_report(agreement: Agreement) -> dict[str, Any]:
+    """The agreement as JSON-ready data: numbers, or null with the reason beside them (no NaN)."""
+    kappa = []
+    for (a, b), (value, shared) in agreement.kappa.items():
+        row = {"a": a, "b": b, "kappa": _number(value), "shared": shared}
+        if row["kappa"] is None:
+            row["reason"] = ("no sentence annotated by both" if shared == 0
+                             else "chance agreement is 1 (both always gave the same answer)")
+        kappa.append(row)
+    return {"annotators": agreement.annotators, "items": agreement.items, "shared_items": agreement.shared_items,
+            "too_few_annotators": agreement.too_few,
+            "alpha": {k: _number(v) for k, v in agreement.alpha.items()},
+            "alpha_reasons": dict(agreement.reasons), "kappa": kappa}
 
 
 def kappa_matrix(agreement: Agreement) -> np.ndarray:

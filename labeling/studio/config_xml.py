@@ -3,7 +3,9 @@
 One multi-choice control (`stance`) over the target sentence, with a hotkey, colour
 and hint per tag; the sentence is highlighted between its previous and next
 sentences, under the article title, source and date; the tag definitions are shown
-below the choices so annotators never need a second window.
+below the choices so annotators never need a second window, with the way to submit
+(Ctrl+Enter), where the full guide is, and, when the project shows a model's
+pre-annotations, which model ticked the boxes and what its score means.
 """
 from __future__ import annotations
 
@@ -13,12 +15,15 @@ from labeling.schema import LabelSchema
 
 CONTROL_NAME = "stance"
 TARGET_NAME = "text"
+GUIDE_PATH = "docs/annotation-guide.md"
 
 _CSS = """
 .stance-meta { color: #555; font-size: 13px; margin-bottom: 4px; }
 .stance-context { color: #777; font-size: 14px; }
 .stance-target { background: #fff4c2; border-left: 5px solid #f0b400; padding: 6px 12px; margin: 6px 0; font-size: 17px; }
 .stance-guide { border-top: 1px solid #ddd; margin-top: 12px; padding-top: 6px; }
+.stance-note { color: #555; font-size: 13px; margin: 4px 0; }
+.stance-note * { font-size: 13px !important; font-weight: 400 !important; margin: 2px 0 !important; }
 .stance-guide * { font-size: 13px !important; font-weight: 400 !important; line-height: 1.35 !important; margin: 3px 0 !important; color: #444; }
 """
 
@@ -32,10 +37,19 @@ def _static(text: str) -> str:
     return text.replace("$", "\uff04")
 
 
-def build_label_config(schema: LabelSchema) -> str:
+def model_note(model_version: str) -> str:
+    """The line telling annotators that pre-ticked tags are a model's guess and what its score means."""
+    return (f"Pre-ticked tags come from the model {model_version}: check each one, untick what does not "
+            "apply. Its score (Predictions) is how sure it is of its least sure tag: 50% = a coin flip, "
+            "100% = certain.")
+
+
+def build_label_config(schema: LabelSchema, model_version: str | None = None) -> str:
     """Return the Label Studio XML config for `schema` (deterministic, pretty-printed).
 
     Choice values are the tag names, so exports map back to the schema without a lookup.
+    `model_version`: the model whose predictions the project shows (its `model_version`
+    setting); the view then says the ticks are that model's.
     """
     view = ET.Element("View")
     style = _sub(view, "Style")
@@ -53,6 +67,11 @@ def build_label_config(schema: LabelSchema) -> str:
     for tag in schema.tags:
         _sub(choices, "Choice", value=tag.name, hotkey=tag.hotkey, background=tag.colour,
              hint=_static(tag.definition))
+    note = _sub(view, "View", className="stance-note")
+    if model_version:
+        _sub(note, "Header", value=_static(model_note(model_version)), size="6")
+    _sub(note, "Header", value=f"Submit with Ctrl+Enter (Cmd+Enter on a Mac). Full guide with the borderline "
+                               f"rules: {GUIDE_PATH} in the Stance Lab project.", size="6")
     guide = _sub(view, "View", className="stance-guide")
     for tag in schema.tags:
         _sub(guide, "Header", value=_static(f"[{tag.hotkey}] {tag.name}: {tag.definition}"), size="6")

@@ -3,7 +3,10 @@
 Per task, the valid (not cancelled or skipped) annotations vote per tag: a tag is on
 when more than half of the annotators chose it. A tag chosen by exactly half is a
 tie; any tag without unanimity is a disagreement; both are listed for adjudication.
-An annotation marked ground truth (the star in Label Studio) is the adjudicated
+A sentence with a tie has no answer yet: it stays out of the labeled rows (a tie read
+as "tag off" would train on "no stance" nobody chose) and in the adjudication list until
+it is resolved. A disagreement with a majority is labeled by the majority and listed for
+review. An annotation marked ground truth (the star in Label Studio) is the adjudicated
 answer and overrides the vote.
 """
 from __future__ import annotations
@@ -138,7 +141,7 @@ def parse_export(export: Sequence[Mapping[str, Any]], tags: Sequence[str],
     if not export:
         raise ExportError("export: empty result (the project has no tasks)")
     out = ExportResult()
-    counts = dict(tasks=len(export), labeled=0, unlabeled=0, annotations=0, cancelled=0,
+    counts = dict(tasks=len(export), labeled=0, unlabeled=0, unresolved=0, annotations=0, cancelled=0,
                   adjudicated=0, disputed=0)
     for position, task in enumerate(export, 1):
         data = _check_task(task, position)
@@ -159,6 +162,7 @@ def parse_export(export: Sequence[Mapping[str, Any]], tags: Sequence[str],
             continue
         labels, disputed = resolve_votes(votes, tags)
         truth = [v for v in votes if v["ground_truth"]]
+        tie = not truth and any(d["tie"] for d in disputed.values())
         if truth:
             labels = max(truth, key=lambda v: v["annotation_id"] or 0)["labels"]
             counts["adjudicated"] += 1
@@ -166,15 +170,18 @@ def parse_export(export: Sequence[Mapping[str, Any]], tags: Sequence[str],
             counts["disputed"] += 1
             out.adjudication.append({
                 "id": data["sentence_id"], "task_id": task.get("id"), "text": data.get("text", ""),
-                "reason": "tie" if any(d["tie"] for d in disputed.values()) else "disagreement",
+                "reason": "tie" if tie else "disagreement", "resolved": not tie,
                 "majority": labels, "tags": disputed,
                 "votes": {v["annotator"]: v["labels"] for v in votes},
             })
+        out.annotations.extend({"id": data["sentence_id"], "task_id": task.get("id"),
+                                "annotator": v["annotator"], "labels": v["labels"]} for v in votes)
+        if tie:
+            counts["unresolved"] += 1  # no majority on some tag: not a label until someone decides
+            continue
         counts["labeled"] += 1
         out.rows.append({"id": data["sentence_id"], "text": data.get("text", ""), "labels": labels,
                          "group_id": data.get("group_id"), "article_id": data.get("article_id"),
                          "annotators": [v["annotator"] for v in votes]})
-        out.annotations.extend({"id": data["sentence_id"], "task_id": task.get("id"),
-                                "annotator": v["annotator"], "labels": v["labels"]} for v in votes)
     out.counts = counts
     return out

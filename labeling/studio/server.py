@@ -137,8 +137,7 @@ def ensure_credentials(data_dir: Path, url: str, username: str) -> dict:
     }
     creds["url"] = url
     creds["api_key"] = clean_api_key(creds.get("api_key") or "", str(data_dir / CREDENTIALS_FILE))
-    with atomic_open(data_dir / CREDENTIALS_FILE) as fh:
-        os.chmod(fh.name, 0o600)
+    with atomic_open(data_dir / CREDENTIALS_FILE, private=True) as fh:
         json.dump(creds, fh, indent=2)
     return creds
 

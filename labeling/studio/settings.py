@@ -42,6 +42,11 @@ class StudioConfig(StrictModel):
     admin_username: str = "admin@stance.local"
     start_timeout_s: float = Field(180.0, gt=0)
     seed: int = 0
+    # Double annotation, so that `stance label agreement` has something to measure: a share of
+    # the tasks (sampled by Label Studio) is served to this many annotators; the rest to one.
+    annotators_per_task: int = Field(2, ge=1, le=20)
+    overlap_share: float = Field(0.2, gt=0, le=1)
+    overlap_first: bool = False      # serve the overlapping tasks before the others (before uncertainty order)
 
 
 def load_studio_config(path: Path | str | None = None, **overrides) -> StudioConfig:

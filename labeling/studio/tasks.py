@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import urlsplit
 
 from labeling.studio.active import select_uncertain_diverse
 from labeling.studio.config_xml import CONTROL_NAME, TARGET_NAME
 
 REQUIRED_FIELDS = ("sentence_id", "group_id", "article_id", "text")
 PROVENANCE_FIELDS = ("url", "source_path", "lang", "kind", "index", "start", "end")
+# the keys of task_data(): the Data Manager shows each as a column `tasks:data.<key>`
+DATA_FIELDS = ("text", "prev_text", "next_text", "title", "source", "date", "source_line", "sentence_id",
+               "group_id", "article_id", "group_members", "provenance")
 STRATEGIES = ("random", "uncertainty", "uncertainty+diversity")
 
 
@@ -58,16 +63,35 @@ def group_sentences(records: Iterable[tuple[str, dict[str, Any]]]) -> tuple[list
     return list(groups.values()), skipped
 
 
+def source_name(rec: Mapping[str, Any]) -> str:
+    """Where a sentence comes from, for annotators: the record's `source` (an outlet or site
+    name), else its URL's host without "www.", else the file it was read from; "" when none.
+
+    Most ingested pages carry a URL and a date but no site name, so `source` alone left
+    most tasks showing a date with no source.
+    """
+    if rec.get("source"):
+        return str(rec["source"])
+    host = urlsplit(str(rec["url"])).hostname if rec.get("url") else None
+    if host:
+        return host.removeprefix("www.")
+    return PurePath(str(rec["source_path"])).name if rec.get("source_path") else ""
+
+
 def task_data(group: Group) -> dict[str, Any]:
-    """The `data` of one task: text with context, ids and provenance (null display fields -> "")."""
+    """The `data` of one task: text with context, ids and provenance (null display fields -> "").
+
+    `source_line` is what the labeling view shows under the title: source and date.
+    """
     rec = group.representative
-    source_line = " \u00b7 ".join(str(rec[k]) for k in ("source", "date") if rec.get(k))
+    source = source_name(rec)
+    source_line = " \u00b7 ".join(str(v) for v in (source, rec.get("date")) if v)
     return {
         "text": rec["text"],
         "prev_text": rec.get("prev_text") or "",
         "next_text": rec.get("next_text") or "",
         "title": rec.get("title") or "",
-        "source": rec.get("source") or "",
+        "source": source,
         "date": rec.get("date") or "",
         "source_line": source_line,
         "sentence_id": rec["sentence_id"],
@@ -92,8 +116,21 @@ def confidence(probs: Mapping[str, float], thresholds: Mapping[str, float]) -> f
     return round(min(margins), 6) if margins else 1.0
 
 
+def prediction_score(probs: Mapping[str, float], thresholds: Mapping[str, float]) -> float:
+    """The `score` Label Studio shows (as a percentage) for a prediction: how sure the model
+    is of its least sure tag decision, as a probability in [0.5, 1].
+
+    Each tag's probability is rescaled piecewise-linearly so that its tuned threshold sits at
+    0.5 (for a threshold of 0.5 this is the probability of the decision taken, max(p, 1 - p)):
+    50% = a coin flip on some tag, 100% = every tag at 0 or 1. It is 0.5 + confidence() / 2, so
+    ordering by it is ordering by confidence() (Label Studio's uncertainty sampling and the
+    score column serve the lowest first, as `push --next --strategy uncertainty` picks).
+    """
+    return round(0.5 + 0.5 * confidence(probs, thresholds), 6)
+
+
 def build_prediction(probs: Mapping[str, float], thresholds: Mapping[str, float], model_version: str) -> dict:
-    """A Label Studio prediction: tags at or above their threshold, `score` = confidence().
+    """A Label Studio prediction: tags at or above their threshold, `score` = prediction_score().
 
     Raises ValueError naming the tag when a probability is missing.
     """
@@ -105,7 +142,7 @@ def build_prediction(probs: Mapping[str, float], thresholds: Mapping[str, float]
     if chosen:
         result.append({"from_name": CONTROL_NAME, "to_name": TARGET_NAME, "type": "choices",
                        "value": {"choices": chosen}})
-    return {"model_version": model_version, "score": confidence(probs, thresholds), "result": result}
+    return {"model_version": model_version, "score": prediction_score(probs, thresholds), "result": result}
 
 
 def build_task(group: Group, prediction: dict | None = None) -> dict[str, Any]:

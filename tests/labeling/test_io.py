@@ -1,7 +1,8 @@
-"""Atomic directory writes: the old target survives every failure, and a crash in the middle."""
+"""Atomic writes: the old target survives every failure and a crash in the middle; modes follow the umask."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -9,6 +10,7 @@ import textwrap
 import pytest
 
 from labeling import io
+from labeling.io import atomic_open, atomic_path, write_jsonl
 
 
 def _dir(path, **files):
@@ -96,3 +98,31 @@ def test_crash_between_the_two_renames_keeps_the_old_directory_on_disk(tmp_path)
     fresh = [p for p in tmp_path.iterdir() if p.name.startswith(".out.tmp-")]
     assert len(aside) == 1 and _contents(aside[0]) == {"old": "1"}
     assert len(fresh) == 1 and _contents(fresh[0]) == {"new": "2"}
+
+
+@pytest.mark.parametrize("umask, expected", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_atomic_outputs_follow_the_umask_like_open(tmp_path, umask, expected):
+    old = os.umask(umask)
+    try:
+        with atomic_open(tmp_path / "labeled.jsonl") as fh:
+            fh.write("{}\n")
+        write_jsonl(tmp_path / "rows.jsonl", [{"a": 1}])
+        with atomic_path(tmp_path / "plot.png") as tmp:
+            tmp.write_bytes(b"png")
+        with open(tmp_path / "plain.txt", "w") as fh:  # what a plain open gives, for comparison
+            fh.write("x")
+    finally:
+        os.umask(old)
+    modes = {name: stat.S_IMODE((tmp_path / name).stat().st_mode)
+             for name in ("labeled.jsonl", "rows.jsonl", "plot.png", "plain.txt")}
+    assert modes == dict.fromkeys(modes, expected)
+
+
+def test_private_outputs_are_owner_only_whatever_the_umask(tmp_path):
+    old = os.umask(0o002)
+    try:
+        with atomic_open(tmp_path / "credentials.json", private=True) as fh:
+            fh.write("{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "credentials.json").stat().st_mode) == 0o600

@@ -18,10 +18,22 @@ def test_majority_vote_per_tag_with_three_annotators():
         "yes": ["alice@x", "carol@x"], "no": ["bob@x"], "tie": False}
 
 
-def test_tie_leaves_tag_off_and_is_listed():
-    out = parse_export([export_task(10, "s-1", [ann(1, 1, "denial"), ann(2, 2)])], TAGS, USERS)
-    assert out.rows[0]["labels"] == [] and out.adjudication[0]["reason"] == "tie"
-    assert out.adjudication[0]["votes"] == {"alice@x": ["denial"], "bob@x": []}
+def test_tie_is_not_a_label_but_waits_for_adjudication():
+    out = parse_export([export_task(10, "s-1", [ann(1, 1, "denial"), ann(2, 2)]),
+                        export_task(11, "s-2", [ann(3, 1, "denial"), ann(4, 2, "denial")])], TAGS, USERS)
+    assert [r["id"] for r in out.rows] == ["s-2"]  # the tie is never written as [] ("no stance")
+    (item,) = out.adjudication
+    assert (item["id"], item["reason"], item["resolved"]) == ("s-1", "tie", False)
+    assert item["votes"] == {"alice@x": ["denial"], "bob@x": []}
+    assert out.counts["unresolved"] == 1 and out.counts["labeled"] == 1
+    assert {a["id"] for a in out.annotations} == {"s-1", "s-2"}  # both votes still count for agreement
+
+
+def test_a_third_vote_or_a_ground_truth_star_resolves_a_tie():
+    third = parse_export([export_task(10, "s-1", [ann(1, 1, "denial"), ann(2, 2), ann(3, 3, "denial")])], TAGS, USERS)
+    assert third.rows[0]["labels"] == ["denial"] and third.adjudication[0]["resolved"] is True
+    star = parse_export([export_task(10, "s-1", [ann(1, 1, "denial"), ann(2, 2, ground_truth=True)])], TAGS, USERS)
+    assert star.rows[0]["labels"] == [] and star.adjudication == [] and star.counts["unresolved"] == 0
 
 
 def test_cancelled_annotations_are_ignored_and_counted():
@@ -29,8 +41,8 @@ def test_cancelled_annotations_are_ignored_and_counted():
               export_task(11, "s-2", [ann(3, 2, cancelled=True)]), export_task(12, "s-3", [])]
     out = parse_export(export, TAGS, USERS)
     assert [r["id"] for r in out.rows] == ["s-1"] and out.rows[0]["labels"] == ["denial"]
-    assert out.counts == dict(tasks=3, labeled=1, unlabeled=2, annotations=1, cancelled=2, adjudicated=0,
-                              disputed=0)
+    assert out.counts == dict(tasks=3, labeled=1, unlabeled=2, unresolved=0, annotations=1, cancelled=2,
+                              adjudicated=0, disputed=0)
     assert out.adjudication == []
 
 

@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from labeling.studio.client import StudioClient
-from labeling.studio.tasks import confidence
+from labeling.studio.tasks import prediction_score
 from tests.helpers import cli_invoker, train_tiny_baseline
 from tests.studio.helpers import TEXTS, sentence, write_sentences
 
@@ -50,7 +50,7 @@ def test_push_with_model_adds_scored_predictions_and_samples_uncertain(studio_se
     scorer = load_scorer(baseline_dir)
     probs = scorer.predict_proba([r["text"] for r in records])
     thresholds = dict(zip(scorer.tags, map(float, scorer.thresholds)))
-    scores = {r["sentence_id"]: confidence(dict(zip(scorer.tags, map(float, p))), thresholds)
+    scores = {r["sentence_id"]: prediction_score(dict(zip(scorer.tags, map(float, p))), thresholds)
               for r, p in zip(records, probs)}
     expected = sorted(scores, key=lambda sid: (scores[sid], [r["sentence_id"] for r in records].index(sid)))[:2]
 
@@ -59,5 +59,5 @@ def test_push_with_model_adds_scored_predictions_and_samples_uncertain(studio_se
     assert sorted(t["data"]["sentence_id"] for t in tasks) == sorted(expected)
     for task in tasks:
         (pred,) = task["predictions"]
-        assert pred["model_version"] == "stance-baseline"
+        assert pred["model_version"].startswith("stance-baseline ")  # the folder name and its fingerprint
         assert pred["score"] == pytest.approx(scores[task["data"]["sentence_id"]], abs=1e-6)

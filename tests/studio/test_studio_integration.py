@@ -119,7 +119,7 @@ def test_pre_annotations_carry_model_version_and_score(client, title):
     for task in client.tasks(project["id"]):
         preds = sorted(task["predictions"], key=lambda p: p["model_version"])
         assert [p["model_version"] for p in preds] == ["stance:1", "stance:2"]
-        assert preds[0]["score"] == pytest.approx(0.4)  # least sure tag: accusation (0.5-0.3)/0.5
+        assert preds[0]["score"] == pytest.approx(0.7)  # least sure tag: accusation, 0.5 + (0.5-0.3)/0.5 / 2
         assert preds[0]["result"][0]["value"]["choices"] == ["escalation"]
 
 
