@@ -3,8 +3,9 @@
 Each benchmark module exposes `run(quick: bool = False) -> dict` with keys
 `title`, `rows` (list of dicts, one per table row) and `notes` (list of str).
 A benchmark that fails is reported in the document, not hidden. With --only, the other
-benchmarks' sections already in the document are kept (each carries its own date), and so
-are hand-written sections whose marker names no benchmark (`<!-- bench:measured-once -->`).
+benchmarks' sections already in the document are kept (each carries its own date), as is its
+header (the full run's date, commit and machine speed), and so are hand-written sections
+whose marker names no benchmark (`<!-- bench:measured-once -->`).
 
     python -m tests.bench.run_all [--quick] [--only ingest,predict]
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "benchmarks.md"
-ORDER = ["ingest", "studio", "train", "predict", "quality", "curve", "recipe"]
+ORDER = ["ingest", "studio", "train", "predict", "quality", "curve", "recipe", "active"]
 
 
 def _machine() -> str:
@@ -96,6 +97,14 @@ def _previous_sections(path: Path) -> dict[str, list[str]]:
     return sections
 
 
+def _previous_header(path: Path) -> list[str]:
+    """The lines of an existing document before its first section (its title, date and machine)."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return lines[:next((i for i, line in enumerate(lines) if line.startswith("<!-- bench:")), len(lines))]
+
+
 def _available() -> list[str]:
     found = sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
     return [n for n in ORDER if n in found] + [n for n in found if n not in ORDER]
@@ -109,7 +118,10 @@ def main() -> int:
     args = parser.parse_args()
     names = [n for n in _available() if not args.only or n in args.only.split(",")]
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    doc = ["# Benchmarks", "", f"Written by `make bench` on {now}, commit `{_commit()}`.", "",
+    # a section run alone (--only) carries its own date and leaves the header, which describes
+    # the full run (its date, commit, machine speed), as it was
+    doc = (_previous_header(args.out) if args.only else []) or [
+           "# Benchmarks", "", f"Written by `make bench` on {now}, commit `{_commit()}`.", "",
            f"Machine: {_machine()}.", "", f"Speed of the machine at the start of this run: {_speed_index()}.", "",
            "Targets come from the issues; ratios are measured against a reference in the same run, "
            "because these machines are noisy.", ""]
