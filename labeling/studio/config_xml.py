@@ -70,8 +70,9 @@ def build_label_config(schema: LabelSchema, model_version: str | None = None) ->
     note = _sub(view, "View", className="stance-note")
     if model_version:
         _sub(note, "Header", value=_static(model_note(model_version)), size="6")
-    _sub(note, "Header", value=f"Submit with Ctrl+Enter (Cmd+Enter on a Mac). Full guide with the borderline "
-                               f"rules: {GUIDE_PATH} in the Stance Lab project.", size="6")
+    _sub(note, "Header", value=f"Submit with Ctrl+Enter (Cmd+Enter on a Mac). The full guide with the borderline "
+                               f"rules: the Instructions button above, or {GUIDE_PATH} in the Stance Lab project.",
+         size="6")
     guide = _sub(view, "View", className="stance-guide")
     for tag in schema.tags:
         _sub(guide, "Header", value=_static(f"[{tag.hotkey}] {tag.name}: {tag.definition}"), size="6")

@@ -250,10 +250,10 @@ def serve(
     """Start Label Studio in the foreground, create the project, print URL and login; Ctrl-C stops it."""
     from rich.console import Console
 
-    from labeling.schema import load_schema
+    from labeling.schema import annotation_guide_html, load_schema
     from labeling.studio.client import StudioClient, StudioError
     from labeling.studio.config_xml import build_label_config
-    from labeling.studio.push import ensure_project
+    from labeling.studio.push import ensure_project, ensure_queue_view, project_settings, sync_project_settings
     from labeling.studio.settings import load_studio_config, resolve_path
 
     console = Console()
@@ -270,7 +270,13 @@ def serve(
         raise typer.Exit(1)
     try:
         client = StudioClient(server.connection, cfg.retries, cfg.retry_backoff_s, cfg.timeout_s)
-        project, _, _ = ensure_project(client, cfg.project_title, build_label_config(load_schema()), cfg.project_id)
+        schema = load_schema()
+        found = client.find_project(cfg.project_title, cfg.project_id)
+        shown = (found or {}).get("model_version") or None  # the model whose ticks annotators see
+        project, _, _ = ensure_project(client, cfg.project_title, build_label_config(schema, shown), cfg.project_id)
+        sync_project_settings(client, project, project_settings(cfg.annotators_per_task, cfg.overlap_share,
+                                                                cfg.overlap_first, None, annotation_guide_html(schema)))
+        ensure_queue_view(client, project["id"])
         console.print(f"[green]Label Studio is running[/green] at [bold]{server.url}[/bold]"
                       f"  (project {project['title']!r}: {server.url}/projects/{project['id']})")
         console.print(f"log in as [bold]{server.username}[/bold] with password [bold]{server.password}[/bold]; "

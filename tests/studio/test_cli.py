@@ -122,3 +122,37 @@ def test_pull_prints_ids_and_annotator_names_with_markup_as_text(cli, tmp_path, 
     res = cli("pull", "--from-file", tmp_path / "export.json", "--config", studio_yaml)
     assert res.exit_code == 0, res.output
     assert "s-[/i]" in res.output and "[/b]@example.org" in res.output
+
+
+def _strict_json(path):
+    def refuse(name):
+        raise AssertionError(f"{path} holds {name}: not valid JSON")
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_agreement_with_one_annotator_says_why_instead_of_nan(cli, tmp_path, studio_yaml):
+    export = [export_task(1, "s-1", [ann(1, 1, "escalation")]), export_task(2, "s-2", [ann(2, 1)])]
+    (tmp_path / "export.json").write_text(json.dumps(export))
+    assert cli("pull", "--from-file", tmp_path / "export.json", "--config", studio_yaml).exit_code == 0
+    snap = next((tmp_path / "ann").iterdir())
+    res = cli("agreement", snap, "--config", studio_yaml)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "only one annotator (user-1)" in text and "stance label add-user" in text and "n/a" not in text
+    assert not (snap / "agreement.png").exists()  # no heat-map of one person against themselves
+    result = _strict_json(snap / "agreement.json")
+    assert result["alpha"]["overall"] is None and "only one annotator" in result["too_few_annotators"]
+    assert result["alpha_reasons"]["overall"] == "no sentence annotated by two people"
+
+
+def test_agreement_json_is_valid_when_a_tag_is_never_ticked(cli, tmp_path, studio_yaml):
+    export = [export_task(1, "s-1", [ann(1, 1, "escalation"), ann(2, 2, "escalation")]),
+              export_task(2, "s-2", [ann(3, 1, "escalation"), ann(4, 2)])]
+    (tmp_path / "export.json").write_text(json.dumps(export))
+    assert cli("pull", "--from-file", tmp_path / "export.json", "--config", studio_yaml).exit_code == 0
+    snap = next((tmp_path / "ann").iterdir())
+    res = cli("agreement", snap, "--config", studio_yaml)
+    assert res.exit_code == 0 and "n/a (every shared decision was the same" in " ".join(res.output.split())
+    result = _strict_json(snap / "agreement.json")
+    assert result["alpha"]["denial"] is None and "nobody ticked" in result["alpha_reasons"]["denial"]
+    assert result["too_few_annotators"] is None and result["shared_items"] == 2

@@ -34,3 +34,17 @@ def test_config_escapes_markup_and_dollar_signs_in_definitions():
 
 def test_config_is_deterministic():
     assert build_label_config(load_schema()) == build_label_config(load_schema())
+
+
+def _headers(xml: str) -> list[str]:
+    return [e.get("value") for e in ET.fromstring(xml).iter("Header")]
+
+
+def test_view_names_the_model_whose_ticks_annotators_see_and_how_to_submit():
+    with_model = _headers(build_label_config(load_schema(), "stance-finetune v7"))
+    assert any("Pre-ticked tags come from the model stance-finetune v7" in h and "50% = a coin flip" in h
+               for h in with_model)
+    without = _headers(build_label_config(load_schema()))
+    assert not any("Pre-ticked" in h for h in without)
+    for headers in (with_model, without):
+        assert any("Ctrl+Enter" in h and "docs/annotation-guide.md" in h for h in headers)

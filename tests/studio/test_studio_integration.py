@@ -147,8 +147,8 @@ def test_two_annotators_pull_gives_majority_adjudication_and_agreement(run, stud
     assert "review batch: 1 tasks" in res.output
     snap = next(p for p in (tmp_path / "ann").iterdir() if not p.name.startswith("."))
     rows = {r["id"]: r for r in read_rows(snap, LABELED)}
-    assert [rows[sentence(i)["sentence_id"]]["labels"] for i in range(5)] == [
-        ["escalation"], [], [], [], ["denial"]]
+    assert sentence(1)["sentence_id"] not in rows  # the tie waits in adjudication.jsonl, never "no stance"
+    assert [rows[sentence(i)["sentence_id"]]["labels"] for i in (0, 2, 3, 4)] == [["escalation"], [], [], ["denial"]]
     assert rows[sentence(0)["sentence_id"]]["annotators"] == sorted(["admin@stance.local", bob])
     adjudication = read_rows(snap, ADJUDICATION)
     assert [(a["id"], a["reason"]) for a in adjudication] == [(sentence(1)["sentence_id"], "tie")]

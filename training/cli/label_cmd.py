@@ -1,4 +1,4 @@
-"""`stance label config|push|pull|agreement|add-user`: the Label Studio labeling loop.
+"""`stance label config|guide|push|pull|agreement|add-user`: the Label Studio labeling loop.
 
 The commands compose `labeling.studio` (pure builders + the one client) with the
 training side only for pre-annotations (`--model`), which arrive as plain data.
@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from labeling.io import atomic_open
+from labeling.io import atomic_open, check_writable
 from labeling.schema import annotation_guide_html, annotation_guide_markdown, load_schema
 from labeling.studio.agreement import agreement_report, compute_agreement, write_heatmap
 from labeling.studio.client import StudioError, connect
@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> typer.Typer:
     label_app = typer.Typer(help="Label in Label Studio: generated project, push, pull, agreement.",
                             no_args_is_help=True)
     label_app.command("config")(config_cmd)
+    label_app.command("guide")(guide_cmd)
     label_app.command("push")(push_cmd)
     label_app.command("pull")(pull_cmd)
     label_app.command("agreement")(agreement_cmd)
@@ -69,6 +70,28 @@ def config_cmd(
     with atomic_open(out) as fh:
         fh.write(xml)
     console.print(f"wrote {out}", markup=False)
+
+
+def guide_cmd(
+    schema: Optional[Path] = SchemaOpt,
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the page here (the project's copy: "
+                                       "docs/annotation-guide.md) instead of printing it."),
+) -> None:
+    """Print the annotation guide generated from the label schema: each tag's definition, cues,
+    examples and borderline rules (Label Studio shows the same text behind its Instructions button)."""
+    console = _console()
+    try:
+        page = annotation_guide_markdown(load_schema(schema))
+        if out is not None:
+            check_writable(out)
+            with atomic_open(out) as fh:
+                fh.write(page)
+    except USER_ERRORS as exc:
+        raise fail(console, exc, EXIT_FAILED)
+    if out is None:
+        typer.echo(page, nl=False)
+    else:
+        console.print(f"wrote {out}", markup=False)
 
 
 def _predictions(model_uri: str, groups: list, tags: list[str], console: Console) -> tuple[dict, str]:
