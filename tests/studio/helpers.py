@@ -2,11 +2,19 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from labeling.config import PROJECT_ROOT
-from labeling.studio.server import LOG_FILE, StudioServer, start_server
+from labeling.studio.server import LOG_FILE, StudioServer, free_port, start_server
 from tests.helpers import write_jsonl
 
 TEMPLATE = PROJECT_ROOT / ".venv-studio" / "stance-test-template"
@@ -75,3 +83,103 @@ def fresh_server(data_dir: Path) -> StudioServer:
     shutil.copytree(migrated_template(), data_dir, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(LOG_FILE, "ready", "*.lock"))
     return start_server(data_dir, timeout_s=300)
+
+
+# --- a tiny real model and a real ML backend process (test_backend*.py) ---------------------
+
+TRAIN = [
+    ("Moscow threatened to deploy missiles near the border.", ["escalation"]),
+    ("The army massed troops and warned of strikes.", ["escalation"]),
+    ("Both sides agreed to a ceasefire and new talks.", ["de-escalation"]),
+    ("The ministers proposed dialogue to lower tension.", ["de-escalation"]),
+    ("He accused the alliance of violating the treaty.", ["accusation"]),
+    ("Officials blamed Kyiv for irresponsible attacks.", ["accusation", "escalation"]),
+    ("The Kremlin denied the reports as baseless.", ["denial"]),
+    ("The spokesman rejected the allegation outright.", ["denial"]),
+    ("The meeting took place in Stockholm.", []),
+    ("The weather was mild on Tuesday.", []),
+]
+# small enough to train in about a second, for tests only
+TINY_BASELINE = {"c_grid": [1.0], "max_word_features": 2000, "char_buckets": 2 ** 12, "char_ngrams": (3, 5)}
+
+
+def tiny_model(out: Path) -> Path:
+    """A real baseline model directory at `out` (named by its folder), trained on TRAIN."""
+    from tests.helpers import train_tiny_baseline
+
+    rows = [{"text": t, "labels": l, "group_id": f"g-{i}", "article_id": f"a-{i}"} for i, (t, l) in enumerate(TRAIN * 2)]
+    return train_tiny_baseline(rows[:14], rows[14:], out, **TINY_BASELINE)
+
+
+@dataclass
+class BackendProcess:
+    """A `stance label serve` process started by a test; `stop()` ends it."""
+
+    url: str
+    secret: str = field(repr=False)
+    process: subprocess.Popen = field(repr=False)
+    log: Path
+
+    def auth(self) -> dict[str, str]:
+        from training.studio_backend.app import basic_auth_header
+
+        return {"Authorization": basic_auth_header(self.secret)}
+
+    def health(self) -> dict:
+        return httpx.get(f"{self.url}/health", timeout=10).json()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # Ctrl-C: uvicorn and the learner end cleanly
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_backend(model: Path | str, studio_cfg: Path, env: dict[str, str], log: Path, *extra: str,
+                  timeout_s: float = 120.0) -> BackendProcess:
+    """Start `stance label serve --model MODEL` on a free loopback port and wait for /health.
+
+    The secret is the one serve creates in studio_cfg's server_data_dir (read back here)."""
+    import yaml
+
+    from training.studio_backend.app import SECRET_FILE
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    stance = Path(sys.executable).with_name("stance")
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([str(stance), "label", "serve", "--model", str(model), "--port", str(port),
+                                 "--config", str(studio_cfg), *extra], env={**os.environ, **env}, cwd=PROJECT_ROOT,
+                                stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"stance label serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                data_dir = Path(yaml.safe_load(studio_cfg.read_text())["server_data_dir"])
+                return BackendProcess(url, (data_dir / SECRET_FILE).read_text().strip(), proc, log)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError(f"stance label serve did not answer within {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+# --- the browser (Debian's Chromium, driven by Playwright) ---------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+def log_in(page, server) -> None:
+    """Log the Playwright `page` in to `server` as its admin."""
+    page.goto(f"{server.url}/user/login/")
+    page.fill("input[name=email]", server.username)
+    page.fill("input[name=password]", server.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import uuid
 from pathlib import Path
 
@@ -14,13 +13,10 @@ from labeling.schema import load_schema
 from labeling.studio.client import StudioClient
 from labeling.studio.snapshot import LABELED, read_rows
 from tests.helpers import cli_invoker
-from tests.studio.helpers import sentence, write_sentences
+from tests.studio.helpers import CHROMIUM, FLAGS, log_in, sentence, write_sentences
 
 pytestmark = [pytest.mark.browser, pytest.mark.studio, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 # the README's screenshot is refreshed only on request (STANCE_SCREENSHOTS=1): tests must not
 # rewrite tracked files on every run
 SCREENSHOT_DOC = PROJECT_ROOT / "docs" / "labeling-view.png"
@@ -42,14 +38,6 @@ def _push_one(server, cli, tmp_path: Path, row: dict, title: str) -> str:
     return f"{server.url}/projects/{project['id']}/data?task={task_id}"
 
 
-def _log_in(page, server) -> None:
-    page.goto(f"{server.url}/user/login/")
-    page.fill("input[name=email]", server.username)
-    page.fill("input[name=password]", server.password)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-
-
 def test_annotator_labels_with_hotkey_and_next_pull_has_it(studio_server, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
@@ -69,7 +57,7 @@ def test_annotator_labels_with_hotkey_and_next_pull_has_it(studio_server, tmp_pa
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 820})
-            _log_in(page, studio_server)
+            log_in(page, studio_server)
             page.goto(task_url)
             for tag in load_schema().tags:  # the choice label reads e.g. "escalation[1]"
                 label = page.get_by_text(re.compile(rf"^{re.escape(tag.name)}\s*\[?{tag.hotkey}\]?$"))
@@ -120,7 +108,7 @@ def test_markup_in_task_text_reaches_the_labeling_view_as_inert_text(studio_serv
             page = browser.new_page(viewport={"width": 1280, "height": 820})
             dialogs = []
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            _log_in(page, studio_server)
+            log_in(page, studio_server)
             page.goto(task_url)
             for field in ("text", "prev_text", "next_text", "title"):  # shown literally, tags and all
                 expect(page.get_by_text(PAYLOADS[field], exact=True).first).to_be_visible(timeout=60_000)

@@ -40,6 +40,11 @@ def serve_cmd(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback: only this machine)."),
     port: int = typer.Option(9090, "--port", min=1, max=65535, help="Port to listen on."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Tasks scored per batch in one /predict call."),
+    learn: bool = typer.Option(True, "--learn/--no-learn", help="Retrain in the background from annotation events "
+                               "and switch to a model that is not worse (configs/backend.yaml); --no-learn only "
+                               "predicts."),
+    backend_config: Optional[Path] = typer.Option(None, "--backend-config", help="Retraining and queue settings "
+                                                  "(YAML; default configs/backend.yaml)."),
     tracking_uri: Optional[str] = TrackingOpt,
     config: Optional[Path] = StudioConfigOpt,
     schema: Optional[Path] = SchemaOpt,
@@ -50,6 +55,8 @@ def serve_cmd(
     and on "Retrieve predictions", and sends it annotation events.
     """
     from training.studio_backend.app import create_app, resolve_secret, serve
+    from training.studio_backend.config import load_backend_config
+    from training.studio_backend.learner import Learner
     from training.studio_backend.serving import ModelHolder, load_serving
 
     console = Console()
@@ -60,9 +67,12 @@ def serve_cmd(
             raise ValueError(f"port {port} on {host} is already in use (is a backend already running? "
                              "pick another with --port)")
         secret = resolve_secret(resolve_path(cfg.server_data_dir))
+        learn_cfg = load_backend_config(backend_config, tracking_uri=tracking_uri) if learn else None
         with console.status(Text(f"loading {model}")):
             served = load_serving(model, tags, store_uri(tracking_uri, check=False))
-        app = create_app(ModelHolder(served), secret, batch_size=batch_size)
+        holder = ModelHolder(served)
+        learner = Learner(learn_cfg, cfg, holder, tags) if learn_cfg else None
+        app = create_app(holder, secret, learner, batch_size=batch_size)
     except USER_ERRORS as exc:
         raise fail(console, exc)
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -71,7 +81,14 @@ def serve_cmd(
     url = f"http://{host}:{port}"
     console.print(Text.assemble("serving ", (served.model_version, "bold"), f" at {url}; connect it with ",
                                 (f"stance label connect --url {url}", "bold"), " (Ctrl-C stops)"))
-    serve(app, host, port)
+    if learner is not None:
+        console.print(f"retraining after {learn_cfg.min_new_annotations} annotation changes or on Start Training; "
+                      "annotations snapshot into the studio config's annotations_dir", markup=False)
+    try:
+        serve(app, host, port)
+    finally:
+        if learner is not None:
+            learner.close()  # a retrain in progress is finished first: its MLflow run never stays RUNNING
 
 
 def _check_backend(url: str, secret: str, label_config: str, timeout_s: float) -> str:
@@ -89,14 +106,23 @@ def _check_backend(url: str, secret: str, label_config: str, timeout_s: float) -
                           "Label Studio is left as it was") from None
     except httpx.TransportError as exc:
         raise StudioError(f"no ML backend answers at {url} ({type(exc).__name__}); {start}") from None
-    if health.status_code != 200 or health.json().get("status") != "UP":
+    if health.status_code != 200 or _json(health).get("status") != "UP":
         raise StudioError(f"{url} answered /health with HTTP {health.status_code}: not a Stance Lab ML backend; {start}")
     if setup.status_code == 401:
         raise StudioError(f"the ML backend at {url} refused the shared secret: it was started with another one "
                           "(STANCE_BACKEND_SECRET or ml-backend-secret in server_data_dir); restart it here")
-    if setup.status_code != 200:
-        raise StudioError(f"the ML backend at {url} refused this project: {setup.json().get('error', setup.text)}")
-    return setup.json()["model_version"]
+    if setup.status_code != 200 or "model_version" not in _json(setup):
+        raise StudioError(f"the ML backend at {url} refused this project (HTTP {setup.status_code}): "
+                          f"{_json(setup).get('error') or setup.text[:300]}")
+    return _json(setup)["model_version"]
+
+
+def _json(answer: httpx.Response) -> dict:
+    try:
+        body = answer.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _ensure_backend(client: StudioClient, project_id: int, url: str, secret: str) -> tuple[dict, bool]:

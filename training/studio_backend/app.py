@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 
 
 class EventSink(Protocol):
-    """Where acknowledged webhook events go (the learner); `submit` must not block."""
+    """Where acknowledged webhook events go (the learner); `submit` must not block. A sink with a
+    `status() -> dict` method has it shown under "learner" in /health."""
 
     def submit(self, event: dict) -> None: ...
 
@@ -189,7 +190,9 @@ def create_app(holder: ModelHolder, secret: str, learner: EventSink | None = Non
     @app.get("/")
     @app.get("/health")
     async def health() -> dict:
-        return {"status": "UP", "model_class": "StanceLab", "model_version": holder.get().model_version}
+        answer = {"status": "UP", "model_class": "StanceLab", "model_version": holder.get().model_version}
+        status = getattr(sink, "status", None)  # the learner says what it is doing (pending, last decision)
+        return {**answer, "learner": status()} if status else answer
 
     @app.post("/setup")
     async def setup(request: Request) -> dict:
@@ -198,7 +201,7 @@ def create_app(holder: ModelHolder, secret: str, learner: EventSink | None = Non
         schema = body.get("schema")
         if isinstance(schema, str) and (problem := config_mismatch(schema, model.tags)):
             raise BadRequest(422, problem)
-        log.info("setup from project %s: serving %s", body.get("project"), model.model_version)
+        log.debug("setup from project %s: serving %s", body.get("project"), model.model_version)
         return {"model_version": model.model_version}
 
     @app.post("/predict")
