@@ -89,3 +89,38 @@ def test_select_groups_offers_the_strategy_and_needs_scores():
         {groups[i].sentence_id for i in range(4)}
     with pytest.raises(ValueError, match="uncertainty\\+diversity sampling needs model scores"):
         select_groups(groups, 2, "uncertainty+diversity")
+
+
+
+def test_push_next_with_the_strategy_spreads_a_batch_over_articles(tmp_path):
+    """`stance label push --model M --next 4`, a real tiny baseline: plain uncertainty takes three or
+    more of article 1's six uncertain sentences, uncertainty+diversity two, then one of each other article."""
+    import json
+
+    from tests.helpers import cli_invoker, train_tiny_baseline
+    from tests.studio.helpers import TEXTS, write_sentences
+
+    rows = [{"text": t, "labels": labels, "group_id": f"g-{i}", "article_id": f"a-{i}"}
+            for i, (t, labels) in enumerate([(TEXTS[0], ["escalation"]), (TEXTS[1], ["de-escalation"]),
+                                             (TEXTS[2], ["accusation"]), (TEXTS[3], ["denial"]), (TEXTS[4], [])] * 3)]
+    model = train_tiny_baseline(rows[:10], rows[10:], tmp_path / "model", c_grid=[1.0], max_word_features=500,
+                                char_buckets=2 ** 10, char_ngrams=(3, 4))
+    # article 1: sentences unlike anything trained on; articles 2 and 3: training sentences (confident)
+    novel = ["Rebels shelled the airport overnight.", "Parliament approved the budget on Friday.",
+             "Farmers blocked highways over grain prices.", "The envoy toured flooded villages.",
+             "Satellite images showed new runways.", "Voters queued for hours in the capital."]
+    records = [sentence(i, text=t) for i, t in enumerate(novel)]
+    records += [sentence(6, article=2, text=TEXTS[0]), sentence(7, article=3, text=TEXTS[1])]
+    src = write_sentences(tmp_path / "s.jsonl", records)
+
+    def articles(strategy: str) -> list[str]:
+        out = tmp_path / f"{strategy}.json"
+        res = cli_invoker("label")("push", src, "--to-file", out, "--model", model, "--next", 4, "--strategy", strategy)
+        assert res.exit_code == 0, res.output
+        tasks = json.loads(out.read_text())
+        assert len(tasks) == 4 and all(t["predictions"] for t in tasks)
+        return sorted(t["data"]["article_id"] for t in tasks)
+
+    first = records[0]["article_id"]
+    assert articles("uncertainty").count(first) >= 3  # the setting is one where diversity has work to do
+    assert articles("uncertainty+diversity") == sorted([first] * 2 + [records[6]["article_id"], records[7]["article_id"]])
