@@ -133,6 +133,21 @@ def test_submit_returns_at_once_while_a_retrain_runs(holder, tmp_path):
         learner.submit({"action": "ANNOTATION_CREATED"})
 
 
+def test_close_finishes_the_retrain_in_progress_and_starts_no_other(holder, tmp_path):
+    release = threading.Event()
+    learner, calls = _fake_learner(holder, tmp_path, n=1, release=release)
+    learner.submit({"action": "ANNOTATION_CREATED"})
+    deadline = time.monotonic() + 10
+    while not learner.status()["training"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for _ in range(3):
+        learner.submit({"action": "ANNOTATION_CREATED"})  # each would start a retrain
+    threading.Timer(0.3, release.set).start()
+    learner.close(timeout=30)
+    assert len(calls) == 1 and learner.status()["last_decision"]["decision"] == "kept"
+    assert learner.wait_idle(1)
+
+
 def test_a_crashing_retrain_is_reported_and_the_worker_goes_on(holder, tmp_path):
     learner = Learner(BackendConfig(min_new_annotations=1), StudioConfig(annotations_dir=str(tmp_path / "a")),
                       holder, TAGS)

@@ -7,7 +7,7 @@ updated or deleted counts as a change; "Start Training" (the project's Model set
 
 1. a snapshot of the project, as `stance label pull` writes it (labeling.studio.pull), into
    the studio config's annotations_dir; unchanged since the last retrain: nothing to do;
-2. its resolved rows (a tie between annotators stays out until adjudicated);
+2. its labeled rows (labeled.jsonl: a tie between annotators stays out until adjudicated);
 3. the baseline trained as `stance train baseline <snapshot>` does (training.train.train_tracked:
    one MLflow run, registered; a crash ends the run FAILED and the old model keeps serving);
 4. the retrained recipe and the serving model scored on the same grouped folds
@@ -33,7 +33,7 @@ from labeling.config import CONFIG_DIR, load_config
 from labeling.studio.client import StudioConnectionError, StudioError, connect
 from labeling.studio.pull import take_snapshot
 from labeling.studio.settings import StudioConfig, resolve_path
-from labeling.studio.snapshot import ADJUDICATION, SUMMARY, read_rows
+from labeling.studio.snapshot import SUMMARY
 from training import tracking
 from training.baseline import BaselineConfig
 from training.cv import CVError, check_cv_possible
@@ -63,16 +63,6 @@ def changes(event: Mapping[str, Any]) -> int:
         return 0
     items = event.get(key)
     return len(items) if isinstance(items, list) and items else 1
-
-
-def resolved_rows(snapshot: Any, tags: Sequence[str]) -> list[dict[str, Any]]:
-    """The snapshot's labeled rows without unresolved ties (an older snapshot wrote them into
-    labeled.jsonl; adjudication.jsonl lists them). Raises LabeledDataError when none is left."""
-    ties = {item["id"] for item in read_rows(snapshot, ADJUDICATION) if item.get("reason") == "tie"}
-    rows = [r for r in load_labeled(snapshot, tags) if r["id"] not in ties]
-    if not rows:
-        raise LabeledDataError(f"{snapshot}: no resolved labeled rows yet")
-    return rows
 
 
 def _now() -> str:
@@ -130,9 +120,10 @@ class Learner:
             time.sleep(0.05)
         return True
 
-    def close(self, timeout: float = 60.0) -> None:
-        """Stop taking events and end the worker after what is queued (a retrain in progress is
-        finished, waiting up to `timeout` seconds)."""
+    def close(self, timeout: float | None = None) -> None:
+        """Stop taking events and end the worker: a retrain in progress is finished (its MLflow run
+        ends FINISHED or FAILED), none is started for events still queued. Waits up to `timeout`
+        seconds (None: as long as the retrain in progress takes)."""
         if not self._closed:
             self._closed = True
             self._events.put(_STOP)
@@ -157,6 +148,8 @@ class Learner:
                 self._events.task_done()
 
     def _handle(self, event: dict[str, Any]) -> None:
+        if self._closed:  # shutting down: no new retrain for events that were still queued
+            return
         with self._lock:
             self._state["pending_annotations"] += changes(event)
             pending = self._state["pending_annotations"]
@@ -200,7 +193,7 @@ class Learner:
         content = json.loads((snapshot / SUMMARY).read_text(encoding="utf-8"))["content_hash"]
         if content == self._trained_content and not forced:
             return {"decision": "skipped", "reason": f"no annotation changed since snapshot {snapshot.name}"}
-        rows = resolved_rows(snapshot, self.tags)
+        rows = load_labeled(snapshot, self.tags)  # resolved rows only: ties wait in adjudication.jsonl
         serving = self.holder.get()
         splits = split_rows(rows, self.tags, self.dataset)
         meta = summarize(splits, self.tags, self.dataset, str(snapshot))

@@ -5,7 +5,7 @@ What Label Studio 1.23 Community offers, and what this module sets:
 
 - Predictions carry `model_version` and `score`; the project's `model_version` setting picks
   which version the labeling view shows and the Data Manager's "Prediction score" column
-  averages (tasks:predictions_score). The open tasks get the new version's predictions in
+  averages (tasks:predictions_score; push's "Most uncertain first" tab sorts on it). The open tasks get the new version's predictions in
   batches (one import request per batch) and the project's model_version becomes the new one.
 - The project's `sampling` "Uncertainty sampling" makes "Label All Tasks" serve the task with
   the lowest score of the project's model_version first (projects/functions/next_task.py);
@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from labeling.studio.client import StudioClient
+from labeling.studio.push import UNCERTAINTY_SAMPLING, queue_view
 from labeling.studio.tasks import Group, select_groups
 
 QUEUE_TAB = "Next batch"
-UNCERTAINTY_SAMPLING = "Uncertainty sampling"  # Label Studio's Project.UNCERTAINTY
-SCORE_COLUMN = "tasks:predictions_score"
 
 
 @dataclass
@@ -104,12 +103,12 @@ def next_batch(tasks: Sequence[Mapping[str, Any]], scores: Mapping[int, float], 
 
 
 def queue_view_data(task_ids: Sequence[int]) -> dict[str, Any]:
-    """The tab's data: the batch's tasks, lowest score first, the score column shown."""
+    """The tab's data: the batch's tasks, lowest score first, with the columns of push's
+    "Most uncertain first" tab (score, model version, annotation counts shown)."""
     items = [{"filter": "filter:tasks:id", "operator": "equal", "type": "Number", "value": int(t)} for t in task_ids]
     if not items:  # an empty batch must show no task, not every task
         items = [{"filter": "filter:tasks:id", "operator": "equal", "type": "Number", "value": -1}]
-    return {"title": QUEUE_TAB, "ordering": [SCORE_COLUMN], "filters": {"conjunction": "or", "items": items},
-            "hiddenColumns": {"explore": [], "labeling": []}}
+    return {**queue_view(), "title": QUEUE_TAB, "filters": {"conjunction": "or", "items": items}}
 
 
 def save_queue_view(client: StudioClient, project_id: int, data: dict[str, Any]) -> int:
