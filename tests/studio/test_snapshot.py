@@ -58,3 +58,17 @@ def test_export_file_errors_name_the_file(tmp_path):
     path.write_text('{"a": 1}')
     with pytest.raises(ExportError, match="expected a JSON list of tasks"):
         read_export_file(path)
+
+
+def test_snapshot_files_are_readable_by_colleagues_under_a_022_umask(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        out = take_snapshot(_export(), TAGS, tmp_path, {"source": "test"}, now=T1)
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.snapshot.iterdir()}
+    assert set(modes) == {"export.json", "labeled.jsonl", "annotations.jsonl", "adjudication.jsonl", "summary.json"}
+    assert modes == dict.fromkeys(modes, 0o644) and stat.S_IMODE(out.snapshot.stat().st_mode) == 0o755
