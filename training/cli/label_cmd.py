@@ -316,7 +316,10 @@ def agreement_cmd(
         snap = snapshot or latest_snapshot(resolve_path(cfg.annotations_dir))
         if snap is None:
             raise FileNotFoundError(f"no snapshot under {resolve_path(cfg.annotations_dir)}: run `stance label pull`")
-        result = compute_agreement(read_rows(snap, ANNOTATIONS), tags)
+        votes = read_rows(snap, ANNOTATIONS)
+        if not votes:
+            raise ValueError(f"{snap}: no annotations yet: label some tasks in Label Studio, then `stance label pull`")
+        result = compute_agreement(votes, tags)
         # a heat-map needs a pair that shares sentences (one annotator against itself says nothing)
         png = None if result.too_few else write_heatmap(result, heatmap or Path(snap) / "agreement.png")
         with atomic_open(Path(snap) / "agreement.json") as fh:
