@@ -383,3 +383,22 @@ def test_a_failing_retrain_is_a_failed_run_and_the_model_keeps_serving(studio_en
     (run,) = _runs(store)
     assert run["status"] == "FAILED"
     assert list_models(store) == []
+
+
+@pytest.mark.studio
+@pytest.mark.slow
+def test_too_few_annotations_skip_the_retrain_without_a_run(studio_env, tmp_path):
+    title, _, _ = _project(studio_env, make_rows(12, seed=4), annotate=4)
+    holder = ModelHolder(load_serving(str(_model(tmp_path, make_rows(40, seed=6))), TAGS))
+    store = f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    learner = _learner(tmp_path, title, holder, store, n=100)
+    try:
+        learner.submit({"action": "START_TRAINING"})
+        assert learner.wait_idle(120)
+        status = learner.status()
+    finally:
+        learner.close()
+    decision = status["last_decision"]
+    assert decision["decision"] == "skipped" and "not enough data yet" in decision["reason"], status
+    assert "3-fold cross-validation needs at least 3 examples of every tag" in decision["reason"]
+    assert _runs(store) == [] and status["last_error"] is None

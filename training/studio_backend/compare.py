@@ -62,6 +62,20 @@ def unseen_rows(scorer: Any, rows: Sequence[dict[str, Any]]) -> tuple[set[int], 
     return set(range(len(rows))) - set(seen["train"]) - set(seen["validation"]), True
 
 
+def check_comparable(rows: Sequence[dict[str, Any]], tags: Sequence[str], serving: Any, k: int) -> tuple[set[int], bool]:
+    """Check, before anything is trained, that compare_on_folds can run; returns unseen_rows(serving, rows).
+
+    Raises CVError when a tag has fewer than k examples or there are fewer than k groups, and
+    NothingToCompare when every row was seen by the serving model.
+    """
+    check_cv_possible(rows, tags, k)
+    keep, known = unseen_rows(serving, rows)
+    if not keep:
+        raise NothingToCompare(f"all {len(rows)} annotated sentences were in the serving model's training or "
+                               "validation data: nothing to compare on")
+    return keep, known
+
+
 def _inner_split(rows: list[dict], tags: Sequence[str], seed: int) -> tuple[list[dict], list[dict]]:
     # as training.train's K-fold: thresholds are tuned on a grouped 20% the fold model did not fit
     parts = stratified_cluster_assign(label_matrix(rows, tags), cluster_ids(rows), (0.8, 0.2), seed)
@@ -80,11 +94,7 @@ def compare_on_folds(rows: Sequence[dict[str, Any]], tags: Sequence[str], servin
     NothingToCompare when every row was seen by the serving model.
     """
     rows = list(rows)
-    check_cv_possible(rows, tags, k)
-    keep, known = unseen_rows(serving, rows)
-    if not keep:
-        raise NothingToCompare(f"all {len(rows)} annotated sentences were in the serving model's training or "
-                               "validation data: nothing to compare on")
+    keep, known = check_comparable(rows, tags, serving, k)
     truth, candidate, current, folds = [], [], [], 0
     for fold, (train_idx, test_idx) in enumerate(grouped_kfold(rows, tags, k, seed)):
         held = [rows[i] for i in test_idx if i in keep]

@@ -36,10 +36,10 @@ from labeling.studio.settings import StudioConfig, resolve_path
 from labeling.studio.snapshot import SUMMARY
 from training import tracking
 from training.baseline import BaselineConfig
-from training.cv import CVError, check_cv_possible
+from training.cv import CVError
 from training.dataset import DatasetConfig, SplitError, split_rows, summarize
 from training.labeled import LabeledDataError, load_labeled
-from training.studio_backend.compare import NothingToCompare, compare_on_folds
+from training.studio_backend.compare import NothingToCompare, check_comparable, compare_on_folds
 from training.studio_backend.config import BackendConfig
 from training.studio_backend.queue import rerank
 from training.studio_backend.serving import ModelHolder, load_serving
@@ -195,10 +195,10 @@ class Learner:
             return {"decision": "skipped", "reason": f"no annotation changed since snapshot {snapshot.name}"}
         rows = load_labeled(snapshot, self.tags)  # resolved rows only: ties wait in adjudication.jsonl
         serving = self.holder.get()
+        # checked before any run: data that cannot be compared on is not worth a registered version
+        check_comparable(rows, self.tags, serving.scorer, self.cfg.cv_folds)
         splits = split_rows(rows, self.tags, self.dataset)
         meta = summarize(splits, self.tags, self.dataset, str(snapshot))
-        # checked before any run: data that cannot be compared on is not worth a registered version
-        check_cv_possible(rows, self.tags, self.cfg.cv_folds)
         self._trained_content = content
         self._set(last_training=_now())
         summary = train_tracked("baseline", splits, meta, self.tags, self.baseline, self.store, self.tracking,
@@ -217,6 +217,9 @@ class Learner:
             cmp = compare_on_folds(rows, self.tags, serving.scorer, self.baseline, self.cfg.cv_folds, self.cfg.seed)
         except _TOO_THIN as exc:
             decision, reason = "kept", f"cannot compare: {exc}"
+        except Exception as exc:  # the version is registered; without a comparison it is not served
+            log.exception("comparing %s with %s failed", new_uri, serving.model_version)
+            decision, reason = "kept", f"cannot compare: {type(exc).__name__}: {exc}"
         else:
             metrics = {"backend.cv_macro_f1": cmp.candidate, "backend.serving_cv_macro_f1": cmp.serving,
                        "backend.compared_rows": float(cmp.rows)}
