@@ -122,3 +122,51 @@ def test_markup_in_task_text_reaches_the_labeling_view_as_inert_text(studio_serv
             page.wait_for_function("window.__xss === 'img'", timeout=10_000)
         finally:
             browser.close()
+
+
+def test_pre_annotated_task_shows_the_models_ticks_and_name_and_ctrl_enter_submits(studio_server, tmp_path):
+    """push --model: the labeling view opens with the model's choices ticked, names the model
+    (the project's model version), and Ctrl+Enter submits them."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.helpers import train_tiny_baseline
+    from tests.studio.test_model_preannotations import TRAIN
+
+    rows = [{"text": t, "labels": l, "group_id": f"g-{i}", "article_id": f"a-{i}"} for i, (t, l) in enumerate(TRAIN * 2)]
+    model = train_tiny_baseline(rows[:14], rows[14:], tmp_path / "stance-baseline", c_grid=[1.0],
+                                max_word_features=2000, char_buckets=2 ** 12, char_ngrams=(3, 5))
+    title = f"Model {uuid.uuid4().hex[:6]}"
+    cfg = tmp_path / "studio.yaml"
+    cfg.write_text(f"project_title: {title}\nannotations_dir: {tmp_path / 'ann'}\n"
+                   f"server_data_dir: {tmp_path / 'nowhere'}\n")
+    cli = _cli(studio_server, cfg)
+    row = sentence(0, text="Moscow threatened to deploy missiles and warned of strikes near the border.")
+    res = cli("push", write_sentences(tmp_path / "s.jsonl", [row]), "--model", model)
+    assert res.exit_code == 0, res.output
+    client = StudioClient(studio_server.connection)
+    project = client.find_project(title)
+    (task,) = client.tasks(project["id"])
+    (pred,) = task["predictions"]
+    ticked = pred["result"][0]["value"]["choices"] if pred["result"] else []
+    assert ticked, "the tiny model should tick a tag on this sentence"
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 820})
+            log_in(page, studio_server)
+            page.goto(f"{studio_server.url}/projects/{project['id']}/data?task={task['id']}")
+            expect(page.get_by_text(f"Pre-ticked tags come from the model {pred['model_version']}", exact=False)
+                   .first).to_be_visible(timeout=60_000)
+            for tag in load_schema().names:
+                box = page.get_by_role("checkbox", name=re.compile(rf"^{re.escape(tag)}"))
+                (expect(box).to_be_checked if tag in ticked else expect(box).not_to_be_checked)()
+            page.locator("body").click(position={"x": 640, "y": 5})
+            with page.expect_response(lambda r: "/annotations" in r.url and r.request.method == "POST") as resp:
+                page.keyboard.press("Control+Enter")
+            assert resp.value.ok
+        finally:
+            browser.close()
+    assert cli("pull").exit_code == 0
+    snap = next(p for p in (tmp_path / "ann").iterdir() if not p.name.startswith("."))
+    assert [r["labels"] for r in read_rows(snap, LABELED)] == [ticked]
