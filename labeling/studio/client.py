@@ -223,6 +223,13 @@ class StudioClient:
         """Remove a webhook."""
         self._call(f"delete webhook {webhook_id}", self._ls.webhooks.delete, webhook_id)
 
+    def retrieve_predictions(self, project_id: int, task_ids: Sequence[int]) -> None:
+        """The Data Manager's "Retrieve predictions" on these tasks: Label Studio asks the project's
+        ML backend (one /predict request) for those without a prediction of its current version."""
+        self._call(f"retrieve predictions for {len(task_ids)} tasks", self._ls.actions.create,
+                   id="retrieve_tasks_predictions", project=project_id,
+                   selected_items={"all": False, "included": [int(t) for t in task_ids]}, retry=False)
+
     def update_project(self, project_id: int, **settings: Any) -> dict:
         """Change project settings by their API names (e.g. show_collab_predictions,
         evaluate_predictions_automatically, model_version)."""

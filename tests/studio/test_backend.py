@@ -95,8 +95,12 @@ def test_serve_refuses_a_model_whose_tags_differ_from_the_schema_naming_both(mod
     assert str(TAGS) in out and str(TAGS[::-1]) in out
 
 
-def test_connect_twice_leaves_one_backend_one_authenticated_webhook_and_live_predictions(live):
+def test_connect_twice_leaves_one_backend_one_authenticated_webhook_and_predicted_open_tasks(live, model_dir):
     client, project, backend = live["client"], live["project"], live["backend"]
+    served = load_serving(str(model_dir), TAGS)
+    # connected once on an empty project: no prediction names a version yet, the backend's title stands in
+    assert client.find_project(project["title"], project["id"])["model_version"] == BACKEND_TITLE
+    ids = _import(client, project["id"], [sentence(50 + i, article=50 + i) for i in range(3)])
     res = cli_invoker("label", env=live["env"])("connect", "--url", backend.url, "--config", live["cfg"])
     assert res.exit_code == 0, res.output
     assert "updated" in res.output
@@ -108,7 +112,11 @@ def test_connect_twice_leaves_one_backend_one_authenticated_webhook_and_live_pre
         (f"{backend.url}/webhook", {"Authorization": basic_auth_header(backend.secret)}, False)]
     settings = client.find_project(project["title"], project["id"])
     assert (settings["show_collab_predictions"], settings["evaluate_predictions_automatically"],
-            settings["model_version"]) == (True, True, BACKEND_TITLE)
+            settings["model_version"], settings["sampling"]) == (True, True, served.model_version,
+                                                                 "Uncertainty sampling")
+    assert f"model {served.model_version}" in settings["label_config"]  # the view names the model
+    tasks = [t for t in client.tasks(project["id"]) if t["id"] in ids]
+    assert [[p["model_version"] for p in t["predictions"]] for t in tasks] == [[served.model_version]] * 3
 
 
 def test_imported_tasks_each_get_a_prediction_with_the_serving_version(live, model_dir):

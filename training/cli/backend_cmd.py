@@ -19,13 +19,16 @@ from rich.text import Text
 
 from labeling.schema import load_schema
 from labeling.studio.client import StudioClient, StudioError, connect
+from labeling.studio.config_xml import build_label_config
+from labeling.studio.push import UNCERTAINTY_SAMPLING
 from labeling.studio.server import port_in_use
 from labeling.studio.settings import load_studio_config, resolve_path
 from training.cli.common import (EXIT_FAILED, USER_ERRORS, SchemaOpt, StudioConfigOpt, TrackingOpt, fail,
                                  store_uri)
 
-BACKEND_TITLE = "stance-ml-backend"  # also the project's "model version" setting: live predictions
+BACKEND_TITLE = "stance-ml-backend"  # the project's "model version" while no prediction names a version
 DEFAULT_URL = "http://127.0.0.1:9090"
+RETRIEVE_BATCH = 100  # tasks per "Retrieve predictions": Label Studio waits at most 100 s for one /predict
 
 
 def register(label_app: typer.Typer) -> None:
@@ -159,6 +162,34 @@ def _ensure_webhook(client: StudioClient, project_id: int, url: str, secret: str
     return int(client.update_webhook(ours[0]["id"], **fields)["id"])
 
 
+def _predict_open_tasks(client: StudioClient, project_id: int, version: str) -> int:
+    """Have Label Studio "Retrieve predictions" for every open task without one of `version`,
+    RETRIEVE_BATCH tasks per request. Returns how many tasks were sent."""
+    todo = [int(t["id"]) for t in client.tasks(project_id) if not t.get("is_labeled")
+            and not any((p or {}).get("model_version") == version for p in t.get("predictions") or [])]
+    for start in range(0, len(todo), RETRIEVE_BATCH):
+        client.retrieve_predictions(project_id, todo[start:start + RETRIEVE_BATCH])
+    return len(todo)
+
+
+def _show_version(client: StudioClient, project_id: int, version: str) -> str:
+    """Make the project show the backend's predictions: pre-annotations on, tasks without a
+    prediction get one when the Data Manager lists them or a task opens, and the project's model
+    version = the served one, so uncertainty sampling serves its least sure task first (as push
+    --model and a retrain switch set it). Label Studio accepts a version only once a prediction
+    carries it: for a project without tasks the backend's title stands in (predictions are then
+    fetched live). Returns the model version set."""
+    live = dict(show_collab_predictions=True, evaluate_predictions_automatically=True)
+    try:
+        client.update_project(project_id, model_version=version, sampling=UNCERTAINTY_SAMPLING, **live)
+        return version
+    except StudioError as exc:
+        if exc.status != 400:
+            raise
+    client.update_project(project_id, model_version=BACKEND_TITLE, **live)
+    return BACKEND_TITLE
+
+
 def connect_cmd(
     url: str = typer.Option(DEFAULT_URL, "--url", help="Where `stance label serve` listens."),
     timeout_s: float = typer.Option(10.0, "--timeout", min=0.1, help="Seconds to wait for the backend to answer."),
@@ -167,10 +198,11 @@ def connect_cmd(
 ) -> None:
     """Connect the running ML backend to the project (idempotent: connecting again updates it).
 
-    Sets the project to show the backend's predictions live ("Use predictions to prelabel tasks"
-    with the backend as the model version; "Retrieve predictions" works on any selection), and
-    adds the webhook that sends annotation events to it for retraining. Exits 1 without changing
-    the project when the backend is down, slow, or refuses the project's labeling config.
+    Open tasks get the served model's predictions (in batches); tasks imported later get them when
+    listed or opened; "Retrieve predictions" works on any selection; the project shows that model's
+    ticks and serves its least sure task first. A webhook sends annotation events to the backend for
+    retraining. Exits 1 without changing the project when the backend is down, slow, or refuses the
+    project's labeling config.
     """
     from training.studio_backend.app import resolve_secret
 
@@ -178,7 +210,7 @@ def connect_cmd(
     url = url.rstrip("/")
     try:
         cfg = load_studio_config(config)
-        load_schema(schema)  # a broken schema is reported before any server is asked
+        label_schema = load_schema(schema)  # a broken schema is reported before any server is asked
         secret = resolve_secret(resolve_path(cfg.server_data_dir))
         client = connect(cfg)
         project = client.find_project(cfg.project_title, cfg.project_id)
@@ -191,15 +223,22 @@ def connect_cmd(
                if b.get("title") == BACKEND_TITLE}
         backend, created = _ensure_backend(client, project["id"], url, secret)
         hook = _ensure_webhook(client, project["id"], url, secret, old)
-        client.update_project(project["id"], show_collab_predictions=True, evaluate_predictions_automatically=True,
-                              model_version=BACKEND_TITLE)
+        with console.status(Text(f"predicting the open tasks with {version}")):
+            sent = _predict_open_tasks(client, project["id"], version)
+        shown = _show_version(client, project["id"], version)
+        if shown == version:  # the labeling view names the model whose ticks it shows
+            xml = build_label_config(label_schema, version)
+            if xml != project["label_config"]:
+                client.update_label_config(project["id"], xml)
     except USER_ERRORS as exc:
         raise fail(console, exc, EXIT_FAILED)
     table = Table(title=f"ML backend connected to {client.url}", show_header=False)
     for key, value in [("project", f"{project['title']} (id {project['id']})"),
                        ("backend", f"{url} (id {backend['id']}, {'added' if created else 'updated'}, "
                                    f"{backend.get('readable_state') or backend.get('state')})"),
-                       ("serving", version), ("webhook", f"id {hook}: annotation events -> {url}/webhook"),
+                       ("serving", version), ("predictions", f"asked for {sent} open tasks"),
+                       ("project shows", shown if shown == version else f"{BACKEND_TITLE} (live: no task yet)"),
+                       ("webhook", f"id {hook}: annotation events -> {url}/webhook"),
                        ("open", f"{client.url}/projects/{project['id']}")]:
         table.add_row(key, Text(str(value)))
     console.print(table)
