@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from labeling.config import ConfigError
@@ -333,6 +334,11 @@ def test_annotations_retrain_register_switch_and_rescore_the_queue(studio_env, t
     assert batch == status["last_queue"]["next_batch"] and len(batch) == 5
     open_scores = sorted(tasks[i]["predictions"][0]["score"] for i in ids[24:])
     assert [tasks[i]["predictions"][0]["score"] for i in batch] == open_scores[:5]
+    # "Label All Tasks" (the label stream's next task) serves the least sure open task first
+    answer = httpx.get(f"{studio_env.url}/api/projects/{project_id}/next",
+                       headers={"Authorization": f"Token {studio_env.api_key}"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert tasks[answer.json()["id"]]["predictions"][0]["score"] == open_scores[0]
 
 
 @pytest.mark.studio
