@@ -339,6 +339,9 @@ def test_annotations_retrain_register_switch_and_rescore_the_queue(studio_env, t
                        headers={"Authorization": f"Token {studio_env.api_key}"}, timeout=30)
     assert answer.status_code == 200, answer.text
     assert tasks[answer.json()["id"]]["predictions"][0]["score"] == open_scores[0]
+    answer = httpx.get(f"{studio_env.url}/api/projects/{project_id}/next", params={"view": tab["id"]},
+                       headers={"Authorization": f"Token {studio_env.api_key}"}, timeout=30)
+    assert answer.status_code == 200 and answer.json()["id"] in batch
 
 
 @pytest.mark.studio

@@ -5,8 +5,9 @@ What Label Studio 1.23 Community offers, and what this module sets:
 
 - Predictions carry `model_version` and `score`; the project's `model_version` setting picks
   which version the labeling view shows and the Data Manager's "Prediction score" column
-  averages (tasks:predictions_score; push's "Most uncertain first" tab sorts on it). The open tasks get the new version's predictions in
-  batches (one import request per batch) and the project's model_version becomes the new one.
+  averages (tasks:predictions_score, which push's "Most uncertain first" tab sorts on). The
+  open tasks get the new version's predictions in batches (one import request per batch) and
+  the project's model_version becomes the new one.
 - The project's `sampling` "Uncertainty sampling" makes "Label All Tasks" serve the task with
   the lowest score of the project's model_version first (projects/functions/next_task.py);
   the score is labeling.studio.tasks' prediction_score: how sure the model is of its least
@@ -14,7 +15,8 @@ What Label Studio 1.23 Community offers, and what this module sets:
 - A Data Manager tab (`QUEUE_TAB`) lists the next `queue_batch` tasks picked by
   labeling.studio.tasks.select_groups with the configured strategy (e.g. uncertainty with
   diversity: no near-duplicate group twice, few sentences of one article), ordered by score
-  with the score column shown: "Label All Tasks" in that tab serves that batch.
+  with the score column shown: "Label All Tasks" in that tab serves that batch (the label
+  stream takes the tab's filters: /api/projects/ID/next?view=TAB).
 """
 from __future__ import annotations
 
