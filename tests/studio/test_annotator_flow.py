@@ -86,6 +86,7 @@ def test_readme_sequence_gives_pre_annotated_tasks_served_most_uncertain_first(
     assert version.startswith("stance-baseline ") and f"the model {version}" in project["label_config"]
     assert "Ctrl+Enter" in project["label_config"] and "Borderline rules" in project["expert_instruction"]
     tasks = client.tasks(project["id"])
+    assert sum(t["overlap"] == 2 for t in tasks) == 4  # overlap_share 0.5 of 8 tasks: two annotators each
     scored = sorted((t["predictions"][0]["score"], t["id"]) for t in tasks if t["predictions"])
     assert len(scored) == 4 and all(0.5 <= s <= 1 for s, _ in scored)
     assert all(p["model_version"] == version for t in tasks for p in t["predictions"])
@@ -160,3 +161,12 @@ def test_agreement_on_a_one_annotator_project_explains_itself(run, studio_server
     assert res.exit_code == 0 and "only one annotator (admin@stance.local)" in _flat(res.output)
     snap = latest_snapshot(tmp_path / "ann")
     assert json.loads((snap / "agreement.json").read_text())["alpha"]["overall"] is None
+
+
+def test_new_tasks_are_imported_lowest_score_first(run, client, baseline_dir, title, tmp_path):
+    src = write_sentences(tmp_path / "s.jsonl", [sentence(i) for i in range(6)])
+    res = run("push", src, "--model", baseline_dir, "--next", "4", "--strategy", "uncertainty")
+    assert res.exit_code == 0, res.output
+    tasks = sorted(client.tasks(client.find_project(title)["id"]), key=lambda t: t["id"])
+    scores = [t["predictions"][0]["score"] for t in tasks]
+    assert len(tasks) == 4 and scores == sorted(scores)  # Sequential sampling would serve them in this order too

@@ -156,3 +156,19 @@ def test_agreement_json_is_valid_when_a_tag_is_never_ticked(cli, tmp_path, studi
     result = _strict_json(snap / "agreement.json")
     assert result["alpha"]["denial"] is None and "nobody ticked" in result["alpha_reasons"]["denial"]
     assert result["too_few_annotators"] is None and result["shared_items"] == 2
+
+
+def test_push_to_file_with_a_model_writes_the_least_sure_first(cli, tmp_path):
+    from tests.helpers import train_tiny_baseline
+    from tests.studio.test_model_preannotations import TRAIN
+
+    rows = [{"text": t, "labels": l, "group_id": f"g-{i}", "article_id": f"a-{i}"} for i, (t, l) in enumerate(TRAIN * 2)]
+    model = train_tiny_baseline(rows[:14], rows[14:], tmp_path / "stance-baseline", c_grid=[1.0],
+                                max_word_features=2000, char_buckets=2 ** 12, char_ngrams=(3, 5))
+    src = write_sentences(tmp_path / "s.jsonl", [sentence(i) for i in range(6)])
+    res = cli("push", src, "--to-file", tmp_path / "import.json", "--model", model)
+    assert res.exit_code == 0, res.output
+    tasks = json.loads((tmp_path / "import.json").read_text())
+    scores = [t["predictions"][0]["score"] for t in tasks]
+    assert len(tasks) == 6 and scores == sorted(scores) and all(0.5 <= s <= 1 for s in scores)
+    assert tasks[0]["predictions"][0]["model_version"].startswith("stance-baseline ")
