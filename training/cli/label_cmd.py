@@ -336,8 +336,8 @@ def agreement_cmd(
         console.print(Text(f"no agreement to measure: {result.too_few}", style="yellow"))
         console.print(f"wrote {Path(snap) / 'agreement.json'} (values null, with the reason)", markup=False)
         return
-    alpha = Table(title=Text(f"Krippendorff's alpha (nominal), {snap}: {result.shared_items} sentences annotated "
-                             "by two or more"))
+    console.print(f"snapshot {snap}: {result.shared_items} sentences annotated by two or more", markup=False)
+    alpha = Table(title="Krippendorff's alpha (nominal)")
     alpha.add_column("tag")
     alpha.add_column("alpha", justify="right")
     for key, value in result.alpha.items():
