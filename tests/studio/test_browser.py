@@ -11,6 +11,7 @@ import pytest
 from labeling.config import PROJECT_ROOT
 from labeling.schema import load_schema
 from labeling.studio.client import StudioClient
+from labeling.studio.push import QUEUE_VIEW
 from labeling.studio.snapshot import LABELED, read_rows
 from tests.helpers import cli_invoker
 from tests.studio.helpers import CHROMIUM, FLAGS, log_in, sentence, write_sentences
@@ -67,7 +68,7 @@ def test_annotator_labels_with_hotkey_and_next_pull_has_it(studio_server, tmp_pa
             page.locator("body").click(position={"x": 640, "y": 5})  # focus the page, not an input
             page.keyboard.press("1")
             expect(page.get_by_role("checkbox", name=re.compile(r"^escalation"))).to_be_checked()
-            shot = SCREENSHOT_DOC if os.environ.get("STANCE_SCREENSHOTS") == "1" else tmp_path / "labeling-view.png"
+            shot = tmp_path / "labeling-view.png"
             page.screenshot(path=str(shot))
             assert shot.stat().st_size > 10_000
             with page.expect_response(lambda r: "/annotations" in r.url and r.request.method == "POST") as resp:
@@ -155,12 +156,20 @@ def test_pre_annotated_task_shows_the_models_ticks_and_name_and_ctrl_enter_submi
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 820})
             log_in(page, studio_server)
+            # the Data Manager opens on the queue tab, the score column shown (Label Studio hides it by default)
+            page.goto(f"{studio_server.url}/projects/{project['id']}/data")
+            expect(page.get_by_text(QUEUE_VIEW, exact=True).first).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("Prediction score", exact=True).first).to_be_visible()
             page.goto(f"{studio_server.url}/projects/{project['id']}/data?task={task['id']}")
             expect(page.get_by_text(f"Pre-ticked tags come from the model {pred['model_version']}", exact=False)
                    .first).to_be_visible(timeout=60_000)
             for tag in load_schema().names:
                 box = page.get_by_role("checkbox", name=re.compile(rf"^{re.escape(tag)}"))
                 (expect(box).to_be_checked if tag in ticked else expect(box).not_to_be_checked)()
+            # the README's screenshot: a pre-annotated task (refreshed only with STANCE_SCREENSHOTS=1)
+            shot = SCREENSHOT_DOC if os.environ.get("STANCE_SCREENSHOTS") == "1" else tmp_path / "labeling-view.png"
+            page.screenshot(path=str(shot))
+            assert shot.stat().st_size > 10_000
             page.locator("body").click(position={"x": 640, "y": 5})
             with page.expect_response(lambda r: "/annotations" in r.url and r.request.method == "POST") as resp:
                 page.keyboard.press("Control+Enter")
