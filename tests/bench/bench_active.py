@@ -287,7 +287,7 @@ def run(quick: bool = False) -> dict:
         "labels to 95%: the first round at or above 95% of the full-data score, mean [min, max] over seeds",
         f"what diversity changed on this pool: {changed:.1%} of the uncertainty+diversity picks were not among the "
         f"batch's {BATCH} least confident; the pool holds {multi} duplicate groups of two or more sentences and its "
-        f"articles are short (median {np.median(list(per_article.values())):g} sentences, largest "
+        f"articles are short (sentences an article: median {np.median(list(per_article.values())):g}, largest "
         f"{max(per_article.values())}); the queue table below shows the strategy on ingested articles",
         f"plot: [docs/active-learning.png](active-learning.png); whole section {time.perf_counter() - started:.0f} s",
     ]
