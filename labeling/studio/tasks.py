@@ -178,7 +178,8 @@ def select_groups(groups: Sequence[Group], n: int | None, strategy: str,
             order = sorted(range(len(groups)), key=lambda i: (scores[groups[i].sentence_id], i))
             picked = set(order[:n])
         else:
-            reps = [g.representative for g in groups]
+            reps = [g.representative for g in groups]  # tasks the ML backend reads may lack text or article
             picked = set(select_uncertain_diverse([scores[g.sentence_id] for g in groups], [g.group_id for g in groups],
-                                                  [r.get("article_id") for r in reps], [r["text"] for r in reps], n))
+                                                  [r.get("article_id") for r in reps],
+                                                  [r.get("text") or "" for r in reps], n))
     return [g for i, g in enumerate(groups) if i in picked]

@@ -124,3 +124,12 @@ def test_push_next_with_the_strategy_spreads_a_batch_over_articles(tmp_path):
     first = records[0]["article_id"]
     assert articles("uncertainty").count(first) >= 3  # the setting is one where diversity has work to do
     assert articles("uncertainty+diversity") == sorted([first] * 2 + [records[6]["article_id"], records[7]["article_id"]])
+
+
+def test_select_groups_takes_groups_without_text_or_article():
+    """The ML backend builds groups from Label Studio tasks, which may lack fields push writes."""
+    from labeling.studio.tasks import Group
+
+    groups = [Group(representative={"sentence_id": f"s{i}", "group_id": f"g{i}"}) for i in range(3)]
+    picked = select_groups(groups, 2, "uncertainty+diversity", {"s0": 0.5, "s1": 0.1, "s2": 0.3})
+    assert {g.sentence_id for g in picked} == {"s1", "s2"}
