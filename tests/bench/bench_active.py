@@ -125,6 +125,8 @@ def next_batch(b: Bench, strategy: str, clf: Any, thresholds: np.ndarray, labele
     order = unlabeled[uncertainty_order(conf)]
     if strategy == "uncertainty":
         return order[:BATCH], 0
+    if strategy != "uncertainty+diversity":
+        raise ValueError(f"the active-learning bench does not simulate strategy {strategy!r} yet")
     batch = np.asarray(pick_diverse(order, b.groups, b.articles, b.stems, BATCH), dtype=int)
     return batch, len(set(batch.tolist()) - set(order[:BATCH].tolist()))
 
