@@ -46,8 +46,15 @@ test: $(TEST_STAMP) sysdeps studio-venv  ## all tests, including the slow ones w
 bench: $(TEST_STAMP) sysdeps studio-venv  ## run the benchmarks and rewrite docs/benchmarks.md
 	$(BIN)/python -m tests.bench.run_all
 
-studio: $(STAMP) studio-venv  ## start a local Label Studio for annotators (data under data/labelstudio/)
-	$(BIN)/python -m labeling.studio.server serve
+# With a champion (models/champion, or a registered @champion), its ML backend starts beside
+# Label Studio and connects itself once the project is up: predictions when tasks are listed or
+# opened, retraining from annotations (configs/backend.yaml); without one, `stance label serve`
+# says so and Label Studio runs alone. Ctrl-C stops both.
+studio: $(STAMP) studio-venv  ## Label Studio for annotators (data/labelstudio/), plus the champion's ML backend when there is one
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM; \
+	$(BIN)/python -m labeling.studio.server serve & \
+	$(BIN)/stance label serve --connect & \
+	wait
 
 mlflow-ui: $(STAMP)  ## the MLflow UI on the project's tracking store (prints the runs address; Ctrl-C stops it)
 	$(BIN)/stance runs ui --port 5000

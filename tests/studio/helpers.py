@@ -139,7 +139,7 @@ class BackendProcess:
 
 
 def start_backend(model: Path | str, studio_cfg: Path, env: dict[str, str], log: Path, *extra: str,
-                  timeout_s: float = 120.0) -> BackendProcess:
+                  timeout_s: float = 300.0) -> BackendProcess:
     """Start `stance label serve --model MODEL` on a free loopback port and wait for /health.
 
     The secret is the one serve creates in studio_cfg's server_data_dir (read back here)."""
@@ -151,8 +151,10 @@ def start_backend(model: Path | str, studio_cfg: Path, env: dict[str, str], log:
     url = f"http://127.0.0.1:{port}"
     stance = Path(sys.executable).with_name("stance")
     with open(log, "wb") as fh:
+        # unbuffered: the log shows what it did so far when a test fails
         proc = subprocess.Popen([str(stance), "label", "serve", "--model", str(model), "--port", str(port),
-                                 "--config", str(studio_cfg), *extra], env={**os.environ, **env}, cwd=PROJECT_ROOT,
+                                 "--config", str(studio_cfg), *extra], cwd=PROJECT_ROOT,
+                                env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
                                 stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

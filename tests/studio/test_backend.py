@@ -18,8 +18,8 @@ from labeling.studio.server import free_port
 from labeling.studio.tasks import build_task, group_sentences
 from tests.helpers import cli_invoker
 from tests.studio.helpers import TINY_BASELINE, choices, sentence, start_backend, tiny_model
-from training.cli.backend_cmd import BACKEND_TITLE
 from training.studio_backend.app import basic_auth_header
+from training.studio_backend.connection import BACKEND_TITLE
 from training.studio_backend.serving import load_serving
 
 pytestmark = [pytest.mark.studio, pytest.mark.slow]
@@ -207,3 +207,16 @@ def test_backend_log_holds_neither_the_secret_nor_the_studio_key(live):
     assert "POST /webhook" in log and "POST /predict" in log
     assert live["backend"].secret not in log
     assert live["server"].api_key not in log
+
+
+def test_serve_connect_connects_itself_once_the_project_answers(studio_server, model_dir, tmp_path):
+    cfg, env, client, project = _setup(tmp_path, studio_server, f"Self {uuid.uuid4().hex[:6]}")
+    backend = start_backend(model_dir, cfg, env, tmp_path / "backend.log", "--no-learn", "--connect")
+    try:
+        deadline = time.monotonic() + 60
+        while not client.ml_backends(project["id"]) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert [b["url"] for b in client.ml_backends(project["id"])] == [backend.url], backend.log.read_text()
+    finally:
+        backend.stop()
+    assert "ML backend connected" in backend.log.read_text(), backend.log.read_text()[-3000:]

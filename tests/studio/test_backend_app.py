@@ -176,3 +176,16 @@ def test_secret_is_created_owner_only_once_and_the_environment_overrides_it(tmp_
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert resolve_secret(tmp_path / "ls", env={}) == first
     assert resolve_secret(tmp_path / "ls", env={SECRET_ENV: " from-env \n"}) == "from-env"
+
+
+def test_champion_is_the_exported_folder_else_none_without_a_store(tmp_path, monkeypatch):
+    from training.studio_backend import serving
+
+    folder = tmp_path / "models" / "champion"
+    monkeypatch.setattr(serving, "CHAMPION_DIR", folder)
+    store = f"sqlite:///{tmp_path / 'no-such.db'}"
+    assert serving.champion_uri(store) is None
+    assert not (tmp_path / "no-such.db").exists()  # looking did not create an empty store
+    folder.mkdir(parents=True)
+    (folder / "MLmodel").write_text("flavors: {}\n")
+    assert serving.champion_uri(store) == str(folder)

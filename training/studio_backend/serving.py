@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from labeling.config import PROJECT_ROOT
 from labeling.studio.tasks import build_prediction
-from training.model_dir import content_fingerprint
-from training.registry import LoadedModel, load_model
+from training.model_dir import META_FILE, content_fingerprint
+from training.registry import LoadedModel, list_models, load_model, require_store
+
+CHAMPION_DIR = PROJECT_ROOT / "models" / "champion"  # where `make demo` exports the champion
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,23 @@ def load_serving(uri: str, schema_tags: Sequence[str], store: str | None = None)
     thresholds = {t: float(v) for t, v in zip(scorer.tags, scorer.thresholds)}
     return ServingModel(uri=uri, model_version=model_version(loaded), tags=tuple(scorer.tags), scorer=scorer,
                         thresholds=thresholds)
+
+
+def champion_uri(store: str) -> str | None:
+    """The model to serve when none is named: the exported champion folder (models/champion),
+    else the newest registered version with the alias `champion` in `store`; None when there is
+    neither (or no store at all)."""
+    if (CHAMPION_DIR / META_FILE).is_file() or (CHAMPION_DIR / "MLmodel").is_file():
+        return str(CHAMPION_DIR)
+    try:
+        require_store("models:/<champion>", store)
+    except ValueError:  # no store yet (nothing trained): no champion either
+        return None
+    champions = [m for m in list_models(store) if "champion" in m["aliases"]]
+    if not champions:
+        return None
+    newest = max(champions, key=lambda m: m["created"] or 0)
+    return f"models:/{newest['name']}@champion"
 
 
 class ModelHolder:
