@@ -86,10 +86,16 @@ def project_settings(annotators_per_task: int, overlap_share: float, overlap_fir
         "show_overlap_first": bool(overlap_first and annotators_per_task > 1),
     }
     if model_version:
-        settings.update(model_version=model_version, sampling=UNCERTAINTY_SAMPLING)
+        settings.update(queue_settings(model_version))
     if instructions is not None:
         settings["expert_instruction"] = instructions
     return settings
+
+
+def queue_settings(model_version: str) -> dict[str, str]:
+    """Show `model_version`'s predictions and serve its lowest score first (Label Studio accepts
+    a model version only once predictions of it exist in the project)."""
+    return {"model_version": model_version, "sampling": UNCERTAINTY_SAMPLING}
 
 
 def sync_project_settings(client: StudioClient, project: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:

@@ -26,8 +26,8 @@ from labeling.studio.config_xml import build_label_config
 from labeling.studio.export import ExportError
 from labeling.studio.pull import read_export_file, take_snapshot
 from labeling.studio.push import (QUEUE_VIEW, ensure_project, ensure_queue_view, existing_by_group, is_annotated,
-                                  project_settings, push_groups, read_sentences, sync_project_settings,
-                                  write_import_file)
+                                  project_settings, push_groups, queue_settings, read_sentences,
+                                  sync_project_settings, write_import_file)
 from labeling.studio.server import create_annotator
 from labeling.studio.settings import load_studio_config, resolve_connection, resolve_path
 from labeling.studio.snapshot import ANNOTATIONS, latest_snapshot, read_rows
@@ -187,8 +187,7 @@ def _push_server(console, cfg, label_schema, groups, skipped, model, next_n, str
         report = push_groups(client, project["id"], chosen, existing, preds, cfg.batch_size, cfg.retries,
                              cfg.retry_backoff_s, on_batch=lambda done, total: progress.update(bar, completed=done))
     if version and chosen:  # Label Studio accepts a model version only once predictions of it exist
-        changed += sync_project_settings(client, project, project_settings(
-            cfg.annotators_per_task, cfg.overlap_share, cfg.overlap_first, version))
+        changed += sync_project_settings(client, project, queue_settings(version))
     _push_summary(console, f"push to {client.url}", [
         ("project", f"{project['title']} (id {project['id']}{', created' if created else ''}"
                     f"{', config updated' if updated else ''})"),
@@ -204,12 +203,12 @@ def _push_server(console, cfg, label_schema, groups, skipped, model, next_n, str
     if version and chosen:
         console.print(Text(f"queue: Label All Tasks serves the tasks pre-annotated by {version} lowest score "
                            f"(most uncertain) first; tab '{QUEUE_VIEW}' shows the scores"))
-    reason = _nothing_done(report, groups, skipped, candidates, chosen, existing, next_n, version)
+    reason = _nothing_done(report, groups, skipped, candidates, chosen, next_n, version)
     if reason:
         console.print(Text(f"nothing pushed: {reason}", style="yellow"))
 
 
-def _nothing_done(report, groups, skipped, candidates, chosen, existing, next_n, version) -> str | None:
+def _nothing_done(report, groups, skipped, candidates, chosen, next_n, version) -> str | None:
     """Why a push imported nothing and added no prediction (None when it did something)."""
     if report.imported or report.predictions_added:
         return None
