@@ -186,6 +186,9 @@ def start_server(data_dir: Path | str, host: str = "127.0.0.1", port: int | None
                LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK="true")
     if host in ("127.0.0.1", "localhost"):  # the ML backend on 127.0.0.1: see banned_subnets_but_loopback_host
         env.update(USE_DEFAULT_BANNED_SUBNETS="false", USER_ADDITIONAL_BANNED_SUBNETS=banned_subnets_but_loopback_host())
+    # An annotator opening a task waits for the ML backend's prediction: 20 s at most with a stuck
+    # backend, not Label Studio's default 100 (`stance label connect` asks 100 tasks a request, well within it)
+    env.setdefault("ML_TIMEOUT_PREDICT", "20")
     log = data_dir / LOG_FILE
     with open(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log_fh:
         proc = subprocess.Popen(

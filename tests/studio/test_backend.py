@@ -220,3 +220,20 @@ def test_serve_connect_connects_itself_once_the_project_answers(studio_server, m
     finally:
         backend.stop()
     assert "ML backend connected" in backend.log.read_text(), backend.log.read_text()[-3000:]
+
+
+def test_studio_stays_usable_when_the_connected_backend_goes_down(studio_server, model_dir, tmp_path):
+    cfg, env, client, project = _setup(tmp_path, studio_server, f"Gone {uuid.uuid4().hex[:6]}")
+    backend = start_backend(model_dir, cfg, env, tmp_path / "backend.log", "--no-learn")
+    try:
+        res = cli_invoker("label", env=env)("connect", "--url", backend.url, "--config", cfg)
+        assert res.exit_code == 0, res.output
+    finally:
+        backend.stop()
+    (task_id,) = _import(client, project["id"], [sentence(400, article=400)])
+    started = time.monotonic()
+    task = httpx.get(f"{studio_server.url}/api/tasks/{task_id}", timeout=60,
+                     headers={"Authorization": f"Token {studio_server.api_key}"})
+    assert task.status_code == 200 and task.json()["predictions"] == []  # opened, without a prediction
+    assert time.monotonic() - started < 10
+    assert len(client.tasks(project["id"])) == 1  # the Data Manager lists it too
