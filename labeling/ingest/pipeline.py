@@ -26,7 +26,7 @@ from pydantic import PrivateAttr
 from labeling.ingest.clean import CleanOptions, CleanResult, clean_article
 from labeling.config import CONFIG_DIR, StrictModel
 from labeling.ingest.dedup import GroupIds, GroupIndex, GroupOptions, GroupReport, group_id_for
-from labeling.io import atomic_path
+from labeling.io import atomic_path, current_umask
 from labeling.ingest.language import LanguageOptions, LanguageTagger
 from labeling.ingest.readers import Article, ReadError, ReadOptions, iter_articles
 from labeling.ingest.sentences import split_lines
@@ -308,6 +308,7 @@ def run_ingest(inputs: list[str], out: Path | str, options: IngestOptions,
     # The spool sits beside the output: a JSONL output is the spool itself, patched and renamed
     # (no second copy of the records is ever written).
     fd, spool_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".spool", dir=out.parent)
+    os.fchmod(fd, 0o666 & ~current_umask())  # the output is renamed from it: the user's umask, as `open` gives
     spool_path = Path(spool_name)
     held = _lock(spool_path)
     try:

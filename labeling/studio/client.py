@@ -164,11 +164,6 @@ class StudioClient:
                           retry=False)
         return int(view.id)
 
-    def update_project(self, project_id: int, **fields: Any) -> None:
-        """Change project settings (sampling, model_version, maximum_annotations,
-        overlap_cohort_percentage, show_overlap_first, expert_instruction, ...) in one request."""
-        self._call("update the project settings", self._ls.projects.update, project_id, **fields)
-
     def views(self, project_id: int) -> list[dict]:
         """The project's Data Manager tabs ({id, data: {title, ordering, hiddenColumns, ...}, ...})."""
         return [_dump(v) for v in self._call("list the project's tabs", self._ls.views.list, project=project_id)]
@@ -231,8 +226,9 @@ class StudioClient:
                    selected_items={"all": False, "included": [int(t) for t in task_ids]}, retry=False)
 
     def update_project(self, project_id: int, **settings: Any) -> dict:
-        """Change project settings by their API names (e.g. show_collab_predictions,
-        evaluate_predictions_automatically, model_version)."""
+        """Change project settings by their API names in one request (sampling, model_version,
+        maximum_annotations, overlap_cohort_percentage, show_overlap_first, expert_instruction,
+        show_collab_predictions, evaluate_predictions_automatically, ...); returns the project."""
         return _dump(self._call("update the project settings", self._ls.projects.update, project_id, **settings))
 
 

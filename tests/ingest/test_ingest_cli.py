@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +53,18 @@ def test_ingest_writes_traceable_records_and_a_summary(corpus, tmp_path):
         assert [r["index"] for r in rows] == list(range(len(rows)))
         assert rows[0]["prev_text"] is None and rows[-1]["next_text"] is None
         assert all(a["next_text"] == b["text"] for a, b in zip(rows, rows[1:]))
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_output_follows_the_umask(corpus, tmp_path, umask, mode):
+    out = tmp_path / "s.jsonl"
+    old = os.umask(umask)
+    try:
+        result = stance("ingest", str(corpus), "--out", str(out))
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(out.stat().st_mode) == mode
 
 
 def test_rerun_is_byte_identical(corpus, tmp_path):

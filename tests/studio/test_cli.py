@@ -41,10 +41,12 @@ def test_push_to_file_next_random_limits_tasks(cli, tmp_path):
     assert len(json.loads((tmp_path / "i.json").read_text())) == 3
 
 
-def test_push_uncertainty_without_model_fails_clearly(cli, tmp_path):
+@pytest.mark.parametrize("strategy", ["uncertainty", "uncertainty+diversity"])
+def test_push_uncertainty_without_model_fails_clearly(cli, tmp_path, strategy):
     src = write_sentences(tmp_path / "s.jsonl", [sentence(0)])
-    res = cli("push", src, "--to-file", tmp_path / "i.json", "--next", 1, "--strategy", "uncertainty")
-    assert res.exit_code == 1 and "needs --model" in res.output and not (tmp_path / "i.json").exists()
+    res = cli("push", src, "--to-file", tmp_path / "i.json", "--next", 1, "--strategy", strategy)
+    assert res.exit_code == 1 and f"--strategy {strategy} needs --model" in res.output
+    assert not (tmp_path / "i.json").exists()
 
 
 def test_push_bad_line_names_file_and_line(cli, tmp_path):

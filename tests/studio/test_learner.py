@@ -281,7 +281,7 @@ def _learner(tmp_path, title: str, holder: ModelHolder, store: str, n: int, **ba
                         rescore_batch_size=7, queue_batch=5)
     studio = StudioConfig(project_title=title, annotations_dir=str(tmp_path / "annotations"),
                           server_data_dir=str(tmp_path / "nowhere"), retries=1, retry_backoff_s=0.1)
-    return Learner(cfg, studio, holder, TAGS)
+    return Learner(cfg, studio, holder, TAGS, load_schema())
 
 
 def _runs(store: str) -> list[dict]:
@@ -329,6 +329,7 @@ def test_annotations_retrain_register_switch_and_rescore_the_queue(studio_env, t
     assert all(not any(p["model_version"] == "stance-baseline v1" for p in tasks[i]["predictions"]) for i in ids[:24])
     project = client.find_project(title)
     assert project["sampling"] == "Uncertainty sampling" and project["model_version"] == "stance-baseline v1"
+    assert "from the model stance-baseline v1" in project["label_config"]  # the labeling view names the new model
     (tab,) = [v for v in client.views(project_id) if v["data"].get("title") == QUEUE_TAB]
     batch = [item["value"] for item in tab["data"]["filters"]["items"]]
     assert batch == status["last_queue"]["next_batch"] and len(batch) == 5

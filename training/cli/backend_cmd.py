@@ -81,7 +81,7 @@ def serve_cmd(
         with console.status(Text(f"loading {model}")):
             served = load_serving(model, tags, store)
         holder = ModelHolder(served)
-        learner = Learner(learn_cfg, cfg, holder, tags) if learn_cfg else None
+        learner = Learner(learn_cfg, cfg, holder, tags, label_schema) if learn_cfg else None
         app = create_app(holder, secret, learner, batch_size=batch_size)
     except USER_ERRORS as exc:
         raise fail(console, exc)

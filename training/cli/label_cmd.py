@@ -122,7 +122,7 @@ def push_cmd(
     next_n: Optional[int] = typer.Option(None, "--next", min=1, help="Push only the N most useful sentences not "
                                          "annotated yet (new ones and tasks in the project without annotations)."),
     strategy: str = typer.Option("random", "--strategy", help=f"How --next picks: {' | '.join(STRATEGIES)} "
-                                 "(uncertainty needs --model)."),
+                                 "(every strategy but random needs --model)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Tasks per import request."),
     config: Optional[Path] = StudioConfigOpt,
     schema: Optional[Path] = SchemaOpt,
@@ -135,8 +135,8 @@ def push_cmd(
         label_schema = load_schema(schema)
         if strategy not in STRATEGIES:
             raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
-        if strategy == "uncertainty" and next_n and not model:
-            raise ValueError("--strategy uncertainty needs --model")
+        if strategy != "random" and next_n and not model:
+            raise ValueError(f"--strategy {strategy} needs --model (it ranks by the model's scores)")
         groups, skipped = group_sentences(read_sentences(sentences))
         if to_file is not None:
             _push_file(console, to_file, groups, skipped, model, next_n, strategy, cfg, label_schema.names)

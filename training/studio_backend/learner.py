@@ -30,7 +30,9 @@ from queue import Queue
 from typing import Any, Mapping, Sequence
 
 from labeling.config import CONFIG_DIR, load_config
+from labeling.schema import LabelSchema
 from labeling.studio.client import StudioConnectionError, StudioError, connect
+from labeling.studio.config_xml import build_label_config
 from labeling.studio.pull import take_snapshot
 from labeling.studio.settings import StudioConfig, resolve_path
 from labeling.studio.snapshot import SUMMARY
@@ -74,12 +76,14 @@ class Learner:
 
     cfg: the backend settings; studio_cfg: where Label Studio and the project are (the same as
     `stance label`); holder: the backend's serving slot, swapped on a switch; schema_tags: the
-    labeling config's tags. Bad settings raise ConfigError here, before anything is served.
+    labeling config's tags; schema, when given, lets a switch rewrite the labeling view's "ticks come
+    from the model ..." line. Bad settings raise ConfigError here, before anything is served.
     """
 
     def __init__(self, cfg: BackendConfig, studio_cfg: StudioConfig, holder: ModelHolder,
-                 schema_tags: Sequence[str]):
+                 schema_tags: Sequence[str], schema: LabelSchema | None = None):
         self.cfg, self.studio_cfg, self.holder, self.tags = cfg, studio_cfg, holder, list(schema_tags)
+        self.schema = schema
         baseline_path = resolve_path(cfg.baseline_config) if cfg.baseline_config else None
         self.baseline = load_config(BaselineConfig, baseline_path, default=CONFIG_DIR / "baseline.yaml")
         self.dataset = load_config(DatasetConfig, default=CONFIG_DIR / "dataset.yaml")
@@ -236,9 +240,10 @@ class Learner:
 
     def _requeue(self, client: Any, project_id: int) -> None:
         try:
-            report = rerank(client, project_id, self.holder.get(), self.cfg.rescore_batch_size,
-                            self.cfg.queue_strategy, self.cfg.queue_batch, self.cfg.uncertainty_sampling,
-                            self.cfg.seed)
+            model = self.holder.get()
+            view = build_label_config(self.schema, model.model_version) if self.schema is not None else None
+            report = rerank(client, project_id, model, self.cfg.rescore_batch_size, self.cfg.queue_strategy,
+                            self.cfg.queue_batch, self.cfg.uncertainty_sampling, self.cfg.seed, label_config=view)
         except StudioError as exc:  # the switch stands; the queue catches up at the next switch
             log.warning("switched, but the queue was not re-ranked: %s", exc)
             self._set(last_queue={"at": _now(), "error": str(exc)})

@@ -123,9 +123,10 @@ def save_queue_view(client: StudioClient, project_id: int, data: dict[str, Any])
 
 
 def rerank(client: StudioClient, project_id: int, model: Any, batch_size: int, strategy: str, queue_batch: int,
-           uncertainty_sampling: bool = True, seed: int = 0) -> QueueReport:
+           uncertainty_sampling: bool = True, seed: int = 0, label_config: str | None = None) -> QueueReport:
     """After a switch to `model`: score the open tasks, point the project at the new version
-    (and at uncertainty sampling when asked), refresh the "Next batch" tab.
+    (and at uncertainty sampling when asked), refresh the "Next batch" tab. `label_config`, when
+    given, replaces the labeling view in the same request (it names the model whose ticks it shows).
 
     Raises StudioError when Label Studio refuses or cannot be reached (what was done stays).
     """
@@ -136,6 +137,8 @@ def rerank(client: StudioClient, project_id: int, model: Any, batch_size: int, s
     settings: dict[str, Any] = {"model_version": model.model_version}
     if uncertainty_sampling:
         settings["sampling"] = UNCERTAINTY_SAMPLING
+    if label_config is not None:
+        settings["label_config"] = label_config
     client.update_project(project_id, **settings)
     report.next_batch = next_batch(tasks, scores, queue_batch, strategy, seed)
     report.view_id = save_queue_view(client, project_id, queue_view_data(report.next_batch))
