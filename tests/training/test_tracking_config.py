@@ -76,7 +76,7 @@ def test_evaluate_predict_and_label_push_load_registry_models_from_the_configure
     result = stance("label", "push", src, "--to-file", tmp_path / "import.json", "--model", uri)
     assert result.exit_code == 0, result.output
     tasks = json.loads((tmp_path / "import.json").read_text())
-    assert all(t["predictions"][0]["model_version"] == "stance-cfg:1" for t in tasks)
+    assert all(t["predictions"][0]["model_version"] == "stance-cfg v1" for t in tasks)  # NAME vN, as the ML backend
     assert set(TAGS) >= {c for t in tasks for r in t["predictions"][0]["result"] for c in r["value"]["choices"]}
 
 
