@@ -38,7 +38,8 @@ from training.cli.common import EXIT_FAILED, EXIT_USAGE, USER_ERRORS, SchemaOpt,
 
 def register(app: typer.Typer) -> typer.Typer:
     """Add the `label` command group to the top-level app and return it."""
-    label_app = typer.Typer(help="Label in Label Studio: generated project, push, pull, agreement.",
+    label_app = typer.Typer(help="Label in Label Studio: generated project, push, pull, agreement, "
+                                 "the ML backend (serve, connect).",
                             no_args_is_help=True)
     label_app.command("config")(config_cmd)
     label_app.command("guide")(guide_cmd)
