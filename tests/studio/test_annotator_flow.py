@@ -14,19 +14,15 @@ from labeling.studio.client import StudioClient
 from labeling.studio.push import QUEUE_VIEW, UNCERTAINTY_SAMPLING
 from labeling.studio.server import create_annotator
 from labeling.studio.snapshot import ADJUDICATION, LABELED, latest_snapshot, read_rows
-from tests.helpers import TAGS, cli_invoker, train_tiny_baseline
-from tests.studio.helpers import choices, sentence, write_sentences
-from tests.studio.test_model_preannotations import TRAIN
+from tests.helpers import TAGS, cli_invoker
+from tests.studio.helpers import choices, sentence, tiny_model, write_sentences
 
 pytestmark = [pytest.mark.studio, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def baseline_dir(tmp_path_factory):
-    rows = [{"text": t, "labels": l, "group_id": f"g-{i}", "article_id": f"a-{i}"} for i, (t, l) in enumerate(TRAIN * 2)]
-    out = tmp_path_factory.mktemp("model") / "stance-baseline"
-    return train_tiny_baseline(rows[:14], rows[14:], out, c_grid=[1.0], max_word_features=2000, char_buckets=2 ** 12,
-                               char_ngrams=(3, 5))
+    return tiny_model(tmp_path_factory.mktemp("model") / "stance-baseline")
 
 
 @pytest.fixture

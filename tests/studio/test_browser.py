@@ -14,7 +14,7 @@ from labeling.studio.client import StudioClient
 from labeling.studio.push import QUEUE_VIEW
 from labeling.studio.snapshot import LABELED, read_rows
 from tests.helpers import cli_invoker
-from tests.studio.helpers import CHROMIUM, FLAGS, log_in, sentence, write_sentences
+from tests.studio.helpers import CHROMIUM, FLAGS, log_in, sentence, tiny_model, write_sentences
 
 pytestmark = [pytest.mark.browser, pytest.mark.studio, pytest.mark.slow]
 
@@ -130,12 +130,7 @@ def test_pre_annotated_task_shows_the_models_ticks_and_name_and_ctrl_enter_submi
     (the project's model version), and Ctrl+Enter submits them."""
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.helpers import train_tiny_baseline
-    from tests.studio.test_model_preannotations import TRAIN
-
-    rows = [{"text": t, "labels": l, "group_id": f"g-{i}", "article_id": f"a-{i}"} for i, (t, l) in enumerate(TRAIN * 2)]
-    model = train_tiny_baseline(rows[:14], rows[14:], tmp_path / "stance-baseline", c_grid=[1.0],
-                                max_word_features=2000, char_buckets=2 ** 12, char_ngrams=(3, 5))
+    model = tiny_model(tmp_path / "stance-baseline")
     title = f"Model {uuid.uuid4().hex[:6]}"
     cfg = tmp_path / "studio.yaml"
     cfg.write_text(f"project_title: {title}\nannotations_dir: {tmp_path / 'ann'}\n"

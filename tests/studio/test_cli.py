@@ -4,7 +4,7 @@ import pytest
 
 from labeling.studio.server import free_port
 from tests.helpers import cli_invoker
-from tests.studio.helpers import ann, export_task, sentence, write_sentences
+from tests.studio.helpers import ann, export_task, sentence, tiny_model, write_sentences
 
 
 @pytest.fixture
@@ -161,12 +161,7 @@ def test_agreement_json_is_valid_when_a_tag_is_never_ticked(cli, tmp_path, studi
 
 
 def test_push_to_file_with_a_model_writes_the_least_sure_first(cli, tmp_path):
-    from tests.helpers import train_tiny_baseline
-    from tests.studio.test_model_preannotations import TRAIN
-
-    rows = [{"text": t, "labels": l, "group_id": f"g-{i}", "article_id": f"a-{i}"} for i, (t, l) in enumerate(TRAIN * 2)]
-    model = train_tiny_baseline(rows[:14], rows[14:], tmp_path / "stance-baseline", c_grid=[1.0],
-                                max_word_features=2000, char_buckets=2 ** 12, char_ngrams=(3, 5))
+    model = tiny_model(tmp_path / "stance-baseline")
     src = write_sentences(tmp_path / "s.jsonl", [sentence(i) for i in range(6)])
     res = cli("push", src, "--to-file", tmp_path / "import.json", "--model", model)
     assert res.exit_code == 0, res.output

@@ -7,31 +7,14 @@ import pytest
 
 from labeling.studio.client import StudioClient
 from labeling.studio.tasks import prediction_score
-from tests.helpers import cli_invoker, train_tiny_baseline
-from tests.studio.helpers import TEXTS, sentence, write_sentences
+from tests.helpers import cli_invoker
+from tests.studio.helpers import TEXTS, sentence, tiny_model, write_sentences
 
 pytestmark = [pytest.mark.studio, pytest.mark.slow]
 
-TRAIN = [
-    ("Moscow threatened to deploy missiles near the border.", ["escalation"]),
-    ("The army massed troops and warned of strikes.", ["escalation"]),
-    ("Both sides agreed to a ceasefire and new talks.", ["de-escalation"]),
-    ("The ministers proposed dialogue to lower tension.", ["de-escalation"]),
-    ("He accused the alliance of violating the treaty.", ["accusation"]),
-    ("Officials blamed Kyiv for irresponsible attacks.", ["accusation", "escalation"]),
-    ("The Kremlin denied the reports as baseless.", ["denial"]),
-    ("The spokesman rejected the allegation outright.", ["denial"]),
-    ("The meeting took place in Stockholm.", []),
-    ("The weather was mild on Tuesday.", []),
-]
-
-
 @pytest.fixture(scope="module")
 def baseline_dir(tmp_path_factory):
-    rows = [{"text": t, "labels": l, "group_id": f"g-{i}", "article_id": f"a-{i}"} for i, (t, l) in enumerate(TRAIN * 2)]
-    out = tmp_path_factory.mktemp("model") / "stance-baseline"
-    return train_tiny_baseline(rows[:14], rows[14:], out, c_grid=[1.0], max_word_features=2000, char_buckets=2 ** 12,
-                               char_ngrams=(3, 5))
+    return tiny_model(tmp_path_factory.mktemp("model") / "stance-baseline")
 
 
 def test_push_with_model_adds_scored_predictions_and_samples_uncertain(studio_server, baseline_dir, tmp_path):
