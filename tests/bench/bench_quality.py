@@ -17,6 +17,7 @@ configs. The learning curve (issue 16) comes with this section: the same recipe 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -64,6 +65,32 @@ def long_sentence_note(scorer, rows: list[dict], tags: list[str], max_length: in
             f"exact match {m_long['exact_match']:.3f} vs {m_short['exact_match']:.3f}")
 
 
+def guide_examples(schema) -> list[tuple[str, set[str], bool]]:
+    """The guide's own sentences with the tags it gives them (configs/labels.yaml): each tag's
+    examples (that tag at least) and the combinations (exactly the tag set named)."""
+    cases = [(text, {tag.name}, False) for tag in schema.tags for text in tag.examples]
+    for line in schema.combinations:
+        m = re.fullmatch(r'"(.+)" is (.+)\.', line.strip())
+        if m:
+            cases.append((m.group(1), {t.strip() for t in m.group(2).split("+")}, True))
+    return cases
+
+
+def guide_example_note(scorer, schema) -> str:
+    """How many of the guide's own example sentences the model tags as the guide does, and which not."""
+    cases = guide_examples(schema)
+    tags = schema.names
+    decided = scorer.predict_proba([text for text, _, _ in cases]) >= scorer.thresholds
+    misses = []
+    for (text, want, exact), row in zip(cases, decided):
+        got = {t for t, on in zip(tags, row) if on}
+        if (got != want) if exact else not want <= got:
+            misses.append(f'"{text}" -> {", ".join(sorted(got)) or "no tag"} (guide: {" + ".join(sorted(want))})')
+    head = (f"guide examples (configs/labels.yaml: each tag's examples must get that tag, the combinations "
+            f"exactly their tags): {len(cases) - len(misses)} of {len(cases)} right")
+    return head + (f"; missed: {'; '.join(misses)}" if misses else "")
+
+
 def run(quick: bool = False) -> dict:
     """Train the models on the gold set; returns {"title", "rows", "notes"}."""
     from training.baseline import BaselineConfig
@@ -74,7 +101,8 @@ def run(quick: bool = False) -> dict:
     from training.labeled import load_labeled
     from training.scoring import load_scorer
 
-    tags = load_schema().names
+    schema = load_schema()
+    tags = schema.names
     rows = load_labeled(GOLD, tags)
     splits = split_rows(rows, tags, load_config(DatasetConfig, CONFIG_DIR / "dataset.yaml"))
     dev_sets = load_dev(tags)
@@ -102,6 +130,7 @@ def run(quick: bool = False) -> dict:
             out_rows.append(_row(kind, seconds, test, on_dev, tags))
             if kind == "finetune":
                 full = curve_point(1.0, len(splits["train"]), seconds, epochs, test, on_dev)
+                notes.append(guide_example_note(scorer, schema))
                 if dev_sets:
                     notes.append(long_sentence_note(scorer, dev_sets["both"], tags, cfg.max_length))
         curve = []
