@@ -79,11 +79,10 @@ def guide_examples(schema) -> list[tuple[str, set[str], bool]]:
 def guide_example_note(scorer, schema) -> str:
     """How many of the guide's own example sentences the model tags as the guide does, and which not."""
     cases = guide_examples(schema)
-    tags = schema.names
     decided = scorer.predict_proba([text for text, _, _ in cases]) >= scorer.thresholds
     misses = []
     for (text, want, exact), row in zip(cases, decided):
-        got = {t for t, on in zip(tags, row) if on}
+        got = {t for t, on in zip(scorer.tags, row) if on}  # the model's column order, not the schema's
         if (got != want) if exact else not want <= got:
             misses.append(f'"{text}" -> {", ".join(sorted(got)) or "no tag"} (guide: {" + ".join(sorted(want))})')
     head = (f"guide examples (configs/labels.yaml: each tag's examples must get that tag, the combinations "
