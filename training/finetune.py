@@ -50,6 +50,9 @@ class FinetuneConfig(StrictModel):
     # Word embeddings are half of MiniLM's weights: freezing them cuts a CPU step by ~20%
     # and keeps rare words from drifting on a small training set.
     freeze_embeddings: bool = True
+    freeze_layers: int = Field(0, ge=0, description=(
+        "also freeze the embeddings and the backbone's first N transformer layers: backward stops "
+        "below them (2 of MiniLM's 6: a step ~20% cheaper); scoring cost unchanged"))
     num_layers: int | None = Field(None, ge=1, description=(
         "keep only the backbone's first N transformer layers: scoring cost falls in proportion, "
         "quality usually a little; default all"))
@@ -183,6 +186,20 @@ def _teacher_probs(teacher: str, texts: Sequence[str], tags: Sequence[str]) -> n
     return np.asarray(scorer.predict_proba(list(texts)), dtype=np.float32)
 
 
+def _freeze_lower_layers(model: Any, n: int) -> None:
+    """Stop gradients at the embeddings and the first `n` encoder layers (BERT-style backbones)."""
+    if not n:
+        return
+    encoder = getattr(model.base_model, "encoder", None)
+    layers = getattr(encoder, "layer", None)
+    if layers is None or not hasattr(model.base_model, "embeddings"):
+        raise ValueError(f"freeze_layers: {type(model.base_model).__name__} has no embeddings + encoder.layer to freeze")
+    if n > len(layers):
+        raise ValueError(f"freeze_layers: {n} asked, but the model has {len(layers)} layers")
+    for module in (model.base_model.embeddings, *layers[:n]):
+        module.requires_grad_(False)
+
+
 def _fit(
     train: Any, validation: Any, tags: list[str], cfg: FinetuneConfig, backbone_dir: Path, use_cpu: bool,
     build_dir: Path, out_dir: Path, on_epoch: EpochHook | None,
@@ -207,6 +224,7 @@ def _fit(
         )
         if cfg.freeze_embeddings:
             model.get_input_embeddings().weight.requires_grad_(False)
+        _freeze_lower_layers(model, cfg.freeze_layers)
         tracker = EpochTracker(cfg.patience, on_epoch)
         trainer = build_trainer(model, tokenizer, train_ds, val_ds, cfg, build_dir, use_cpu, tracker)
         started = time.perf_counter()

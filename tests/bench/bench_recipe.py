@@ -1,9 +1,9 @@
 """Recipe selection (issue 16): fine-tuning recipes compared by grouped K-fold CV on the gold set.
 
-Each candidate is a change of configs/finetune.yaml (frozen vs trained embeddings, max_length
-80 vs 128, learning rate and epochs, class-weighted loss); each (candidate, seed) is one tracked
-MLflow CV run in the experiment `stance-recipe` of the project's store (tags `recipe`, `seed`),
-so the comparison can be opened in the MLflow UI. The winner is the best mean CV macro-F1; the
+Each candidate is a change of configs/finetune.yaml (the lower layers frozen or trained, frozen vs
+trained embeddings, max_length 80 vs 128, learning rate, class-weighted loss or not); each
+(candidate, seed) is one tracked MLflow CV run in the experiment `stance-recipe` of the project's
+store (tags `recipe`, `seed`), so the comparison can be opened in the MLflow UI. The winner is the best mean CV macro-F1; the
 leader is re-run with two more seeds, to show how much of a gap is seed noise. The real-news dev
 files are never read here (they only confirm the shipped model, in the quality section).
 
@@ -27,10 +27,12 @@ GOLD = Path(os.environ.get("STANCE_RECIPE_GOLD", PROJECT_ROOT / "data" / "gold")
 FOLD_SEED = 13
 CANDIDATES: dict[str, dict[str, Any]] = {
     "shipped config": {},
-    "trained embeddings": {"freeze_embeddings": False},
+    # freeze_layers > 0 freezes the embeddings too: trained embeddings need every layer trained
+    "every layer trained": {"freeze_layers": 0},
+    "trained embeddings": {"freeze_embeddings": False, "freeze_layers": 0},
     "max_length 128": {"max_length": 128},
     "learning rate 2e-4": {"learning_rate": 2e-4},
-    "class-weighted loss": {"class_weight": "sqrt_balanced"},
+    "unweighted loss": {"class_weight": "none"},
 }
 
 

@@ -202,6 +202,24 @@ def test_num_layers_beyond_the_backbone_is_a_clear_error(splits, tmp_path):
         train_transformer(*splits, TAGS, _cfg(num_layers=7), tmp_path / "m")
 
 
+def test_freeze_layers_trains_only_the_layers_above(splits, tmp_path):
+    from transformers import AutoModel
+
+    result = train_transformer(*splits, TAGS, _cfg(epochs=1, freeze_layers=2, learning_rate=1e-3), tmp_path / "m")
+    before = AutoModel.from_pretrained(bundled_minilm_dir()).state_dict()
+    after = AutoModel.from_pretrained(result.model_dir / "hf").state_dict()
+    changed = {name for name, weight in before.items() if not torch.equal(weight, after[name])}
+    assert changed, "nothing was trained"
+    assert all(name.startswith(("encoder.layer.2.", "encoder.layer.3.", "encoder.layer.4.", "encoder.layer.5.", "pooler."))
+               for name in changed), sorted(changed)[:5]
+    assert any(name.startswith("encoder.layer.2.") for name in changed)  # the first layer above the frozen ones learns
+
+
+def test_freeze_layers_beyond_the_model_is_a_clear_error(splits, tmp_path):
+    with pytest.raises(ValueError, match="freeze_layers: 7 asked, but the model has 6 layers"):
+        train_transformer(*splits, TAGS, _cfg(freeze_layers=7), tmp_path / "m")
+
+
 def test_teacher_probabilities_are_blended_into_the_training_targets(splits, trained):
     from transformers import AutoTokenizer
 

@@ -141,10 +141,13 @@ def train_finetune_command(
         None, "--num-layers", min=1,
         help=("Keep only the backbone's first N layers: faster scoring, lower quality (docs/benchmarks.md); "
               "`stance train distil` makes a small model that keeps the quality.")),
+    freeze_layers: Optional[int] = typer.Option(
+        None, "--freeze-layers", min=0,
+        help="Freeze the embeddings and the backbone's first N layers: cheaper training steps, same scoring cost."),
 ) -> None:
     """Fine-tune a transformer (default all-MiniLM-L6-v2) for multi-label stance."""
     overrides = {"backbone": backbone, "epochs": epochs, "max_length": max_length, "batch_size": batch_size, "seed": seed,
-                 "num_layers": num_layers}
+                 "num_layers": num_layers, "freeze_layers": freeze_layers}
     _train("finetune", source, config, overrides, tracking_uri, register_as, keep, cv)
 
 
