@@ -231,11 +231,14 @@ def _fit(
         trainer.train()
         train_seconds = time.perf_counter() - started
         tracker.restore_best(model)
-        # The Trainer's eval sampler groups by length too: take labels from the same
-        # output as the predictions, never from val_ds in its original order.
-        predicted = trainer.predict(val_ds)
-    probs = 1 / (1 + np.exp(-np.asarray(predicted.predictions, dtype=np.float64)))
-    thresholds = tune_thresholds(np.asarray(predicted.label_ids), probs)
+        # The restored weights' validation output was kept at their epoch's evaluation; labels come
+        # from that same output (the eval sampler may reorder), never from val_ds's own order.
+        if tracker.best_eval is None:
+            predicted = trainer.predict(val_ds)
+            tracker.best_eval = (np.asarray(predicted.label_ids), np.asarray(predicted.predictions))
+    val_labels, val_logits = tracker.best_eval
+    probs = 1 / (1 + np.exp(-np.asarray(val_logits, dtype=np.float64)))
+    thresholds = tune_thresholds(val_labels, probs)
     params = {
         **cfg.model_dump(),
         "best_epoch": tracker.best_epoch,

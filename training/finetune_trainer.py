@@ -39,6 +39,10 @@ class EpochTracker:
         self.patience, self.on_epoch = patience, on_epoch
         self.history: list[dict[str, Any]] = []
         self.best_f1, self.best_epoch, self.best_state = -1.0, 0, None
+        # (labels, logits) of the latest evaluation and of the best epoch's: the best one is what the
+        # restored weights predict on validation, so thresholds need no second pass over it.
+        self.last_eval: tuple[np.ndarray, np.ndarray] | None = None
+        self.best_eval: tuple[np.ndarray, np.ndarray] | None = None
         self._best_key: tuple[float, float] = (-1.0, 0.0)
         self._epoch_started, self._bar = time.perf_counter(), None
 
@@ -87,6 +91,7 @@ class EpochTracker:
         if self.best_state is None or key > self._best_key:
             self.best_f1, self.best_epoch, self._best_key = row["val_macro_f1"], row["epoch"], key
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            self.best_eval = self.last_eval
             return False
         return self.patience > 0 and row["epoch"] - self.best_epoch >= self.patience
 
@@ -149,7 +154,8 @@ def build_trainer(
     )
 
     def compute_metrics(pred: Any) -> dict[str, float]:
-        return {"macro_f1": probs_macro_f1(np.asarray(pred.label_ids), pred.predictions)}
+        tracker.last_eval = (np.asarray(pred.label_ids), np.asarray(pred.predictions))
+        return {"macro_f1": probs_macro_f1(*tracker.last_eval)}
 
     trainer = Trainer(
         model=model,

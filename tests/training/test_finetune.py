@@ -121,12 +121,14 @@ def test_tracker_stops_after_patience_and_restores_best_epoch():
         with torch.no_grad():
             model.weight.fill_(float(epoch))
         state.log_history.append({"loss": 1.0 / epoch})
+        tracker.last_eval = (np.zeros((1, 1)), np.full((1, 1), float(epoch)))  # what compute_metrics keeps
         stops.append(tracker.record(state, {"eval_loss": 0.5, "eval_macro_f1": f1}, model))
     # Epoch 4 ties the best (0.6) without beating it: two epochs without gain -> stop.
     assert stops == [False, False, False, True]
     assert tracker.best_epoch == 2 and [h["train_loss"] for h in tracker.history] == [1.0, 0.5, 1 / 3, 0.25]
     tracker.restore_best(model)
     assert model.weight.detach().tolist() == [[2.0, 2.0]]
+    assert tracker.best_eval[1].tolist() == [[2.0]]  # thresholds are tuned on the best epoch's output
 
 
 @pytest.mark.slow
@@ -168,6 +170,16 @@ def test_load_scorer_dispatches_to_transformer_with_meta_thresholds(trained):
 
 
 @pytest.mark.slow
+def test_thresholds_are_tuned_on_the_restored_models_validation_output(splits, trained):
+    from training.thresholds import tune_thresholds
+
+    model_dir, _, result = trained
+    validation = splits[1]
+    probs = load_scorer(model_dir).predict_proba(validation["text"])  # the saved model, scored afresh
+    expected = tune_thresholds(label_matrix(validation["labels"], TAGS), probs)
+    assert [result.params["thresholds"][t] for t in TAGS] == pytest.approx(expected.tolist())
+
+
 def test_training_stops_early_when_validation_f1_stalls(splits, tmp_path):
     # A learning rate this small cannot move the tuned-threshold F1 after epoch 1.
     result = train_transformer(*splits, TAGS, _cfg(epochs=6, patience=1, learning_rate=1e-12), tmp_path / "m")
