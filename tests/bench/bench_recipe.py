@@ -3,9 +3,9 @@
 Each candidate is a change of configs/finetune.yaml (the lower layers frozen or trained, frozen vs
 trained embeddings, max_length 80 vs 128, learning rate, class-weighted loss or not); each
 (candidate, seed) is one tracked MLflow CV run in the experiment `stance-recipe` of the project's
-store (tags `recipe`, `seed`), so the comparison can be opened in the MLflow UI. The winner is the best mean CV macro-F1; the
-leader is re-run with two more seeds, to show how much of a gap is seed noise. The real-news dev
-files are never read here (they only confirm the shipped model, in the quality section).
+store (tags `recipe`, `seed`), so the comparison can be opened in the MLflow UI. The winner is the
+best mean CV macro-F1; the leader is re-run with two more seeds, to show how much of a gap is seed
+noise. The real-news dev files are never read here (they only confirm the shipped model, in the quality section).
 
 CPU budget: 2 cores train ~40 sentences/s, so the comparison runs on a grouped subsample of
 the gold set with capped epochs (STANCE_RECIPE_ROWS, STANCE_RECIPE_EPOCHS, STANCE_RECIPE_FOLDS);

@@ -180,6 +180,7 @@ def test_thresholds_are_tuned_on_the_restored_models_validation_output(splits, t
     assert [result.params["thresholds"][t] for t in TAGS] == pytest.approx(expected.tolist())
 
 
+@pytest.mark.slow
 def test_training_stops_early_when_validation_f1_stalls(splits, tmp_path):
     # A learning rate this small cannot move the tuned-threshold F1 after epoch 1.
     result = train_transformer(*splits, TAGS, _cfg(epochs=6, patience=1, learning_rate=1e-12), tmp_path / "m")
