@@ -29,7 +29,7 @@ from training.labeled import multi_hot
 from training.preprocess import PREPROCESS_VERSION, normalize_text
 from training.results import TrainResult
 from training.thresholds import tune_thresholds
-from training.transformer_scorer import HF_SUBDIR, quiet_transformers
+from training.transformer_scorer import HF_SUBDIR, quiet_transformers, sigmoid
 
 __all__ = ["FinetuneConfig", "label_matrix", "macro_f1", "train_transformer"]
 
@@ -86,7 +86,10 @@ def label_matrix(rows: Sequence[Sequence[str]], tags: Sequence[str], ids: Sequen
 
 
 def _tokenize(split: Any, tags: Sequence[str], tokenizer: Any, max_length: int, soft: np.ndarray | None = None,
-              weight: float = 0.0) -> Any:
+              weight: float = 0.0, by_length: bool = False) -> Any:
+    """Token ids, attention masks and (soft) label vectors of `split`; rows shortest first when
+    `by_length` (for evaluation: the Trainer batches it in order, and sorted batches carry ~2x less
+    padding; every consumer reads labels and logits from the same output, so order is free)."""
     from datasets import Dataset
 
     for column in ("text", "labels"):
@@ -98,7 +101,9 @@ def _tokenize(split: Any, tags: Sequence[str], tokenizer: Any, max_length: int, 
         # BCE is linear in its target: BCE(p, w*t + (1-w)*y) = w*BCE(p, t) + (1-w)*BCE(p, y).
         y = (weight * soft + (1 - weight) * y).astype(np.float32)
     enc = tokenizer([normalize_text(t) for t in split["text"]], truncation=True, max_length=max_length)
-    return Dataset.from_dict({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": y.tolist()})
+    order = np.argsort([len(x) for x in enc["input_ids"]], kind="stable") if by_length else np.arange(len(y))
+    return Dataset.from_dict({"input_ids": [enc["input_ids"][i] for i in order],
+                              "attention_mask": [enc["attention_mask"][i] for i in order], "labels": y[order].tolist()})
 
 
 @contextlib.contextmanager
@@ -212,7 +217,7 @@ def _fit(
         tokenizer = AutoTokenizer.from_pretrained(init_dir)
         soft = _teacher_probs(cfg.teacher, train["text"], tags) if cfg.teacher else None
         train_ds = _tokenize(train, tags, tokenizer, cfg.max_length, soft, cfg.distill_weight)
-        val_ds = _tokenize(validation, tags, tokenizer, cfg.max_length)
+        val_ds = _tokenize(validation, tags, tokenizer, cfg.max_length, by_length=True)
         set_seed(cfg.seed)  # before the head is created: its random init is part of the run
         model = AutoModelForSequenceClassification.from_pretrained(
             init_dir,
@@ -237,7 +242,7 @@ def _fit(
             predicted = trainer.predict(val_ds)
             tracker.best_eval = (np.asarray(predicted.label_ids), np.asarray(predicted.predictions))
     val_labels, val_logits = tracker.best_eval
-    probs = 1 / (1 + np.exp(-np.asarray(val_logits, dtype=np.float64)))
+    probs = sigmoid(np.asarray(val_logits, dtype=np.float64))
     thresholds = tune_thresholds(val_labels, probs)
     params = {
         **cfg.model_dump(),

@@ -10,6 +10,7 @@ import numpy as np
 
 from training.metrics import micro_macro_f1
 from training.thresholds import apply_thresholds, tune_thresholds
+from training.transformer_scorer import sigmoid
 
 if TYPE_CHECKING:
     from training.finetune import FinetuneConfig
@@ -24,7 +25,7 @@ def macro_f1(y_true: np.ndarray, decided: np.ndarray) -> float:
 
 def probs_macro_f1(y_true: np.ndarray, logits: np.ndarray) -> float:
     # Scored with thresholds tuned on the same data: the decision rule the saved model uses.
-    probs = 1 / (1 + np.exp(-np.asarray(logits, dtype=np.float64)))
+    probs = sigmoid(np.asarray(logits, dtype=np.float64))
     return macro_f1(y_true, apply_thresholds(probs, tune_thresholds(y_true, probs)))
 
 

@@ -247,6 +247,22 @@ def test_teacher_probabilities_are_blended_into_the_training_targets(splits, tra
     assert np.allclose(finetune._tokenize(train, TAGS, tokenizer, 32)["labels"], hard)  # no teacher: gold only
 
 
+def test_evaluation_rows_are_sorted_by_length_with_their_labels(splits, trained):
+    from transformers import AutoTokenizer
+
+    import training.finetune as finetune
+
+    tokenizer = AutoTokenizer.from_pretrained(trained[0] / "hf")
+    val = splits[1]
+    plain = finetune._tokenize(val, TAGS, tokenizer, 32)
+    ordered = finetune._tokenize(val, TAGS, tokenizer, 32, by_length=True)
+    lengths = [len(x) for x in ordered["input_ids"]]
+    assert lengths == sorted(lengths) and lengths != [len(x) for x in plain["input_ids"]]
+    # the same (ids, labels) pairs, only reordered
+    pairs = lambda ds: sorted((tuple(i), tuple(y)) for i, y in zip(ds["input_ids"], ds["labels"]))  # noqa: E731
+    assert pairs(ordered) == pairs(plain)
+
+
 def test_distilled_student_starts_from_the_teachers_first_layers(splits, trained, tmp_path, monkeypatch):
     import training.finetune as finetune
 
