@@ -99,7 +99,7 @@ def verdict(best: str, first: dict[str, dict], seeds: dict[str, list[dict]]) -> 
     """The winner, and whether the shipped config is it or trails it by more than the fold spread."""
     head = f"winner (best CV macro-F1, its mean over {len(seeds[best])} seeds in the table): **{best}**"
     if best == "shipped config":
-        return head + "; it is the shipped configs/finetune.yaml (see README, 'Choosing the recipe')"
+        return head + "; it is the shipped configs/finetune.yaml (README, Researchers, 'The recipe')"
     gap = first[best]["macro"] - first["shipped config"]["macro"]
     spread = max(r["macro_sd"] for r in first.values())
     if gap > spread:
