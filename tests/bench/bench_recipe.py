@@ -105,7 +105,7 @@ def verdict(best: str, first: dict[str, dict], seeds: dict[str, list[dict]]) -> 
     if gap > spread:
         return head + (f"; it leads the shipped config by {gap:.3f}, more than the largest fold sd ({spread:.3f}): "
                        "configs/finetune.yaml should change to it")
-    return head + (f"; it leads the shipped config by {gap:.3f} on seed 13, inside the largest fold sd ({spread:.3f}): "
+    return head + (f"; it leads the shipped config by {gap:.3f} on the first seed, inside the largest fold sd ({spread:.3f}): "
                    "not a difference this sample shows, so configs/finetune.yaml stays; a larger sample "
                    "(STANCE_RECIPE_ROWS) decides")
 

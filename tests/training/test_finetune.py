@@ -258,9 +258,11 @@ def test_evaluation_rows_are_sorted_by_length_with_their_labels(splits, trained)
     ordered = finetune._tokenize(val, TAGS, tokenizer, 32, by_length=True)
     lengths = [len(x) for x in ordered["input_ids"]]
     assert lengths == sorted(lengths) and lengths != [len(x) for x in plain["input_ids"]]
-    # the same (ids, labels) pairs, only reordered
-    pairs = lambda ds: sorted((tuple(i), tuple(y)) for i, y in zip(ds["input_ids"], ds["labels"]))  # noqa: E731
-    assert pairs(ordered) == pairs(plain)
+
+    def pairs(ds):
+        return sorted((tuple(i), tuple(y)) for i, y in zip(ds["input_ids"], ds["labels"]))
+
+    assert pairs(ordered) == pairs(plain)  # the same (ids, labels) rows, only reordered
 
 
 def test_distilled_student_starts_from_the_teachers_first_layers(splits, trained, tmp_path, monkeypatch):
