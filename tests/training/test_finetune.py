@@ -272,10 +272,10 @@ def test_distilled_student_starts_from_the_teachers_first_layers(splits, trained
     seen = {}
     blend = finetune._tokenize
 
-    def spy(split, tags, tokenizer, max_length, soft=None, weight=0.0):
+    def spy(split, tags, tokenizer, max_length, soft=None, weight=0.0, **options):
         if soft is not None:
             seen["soft"], seen["weight"] = soft, weight
-        return blend(split, tags, tokenizer, max_length, soft, weight)
+        return blend(split, tags, tokenizer, max_length, soft, weight, **options)
 
     monkeypatch.setattr(finetune, "_tokenize", spy)
     # zero epochs of learning (learning rate ~0): the student's weights are the teacher's
