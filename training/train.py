@@ -1,6 +1,6 @@
 """One tracked training run, and grouped K-fold, for either model kind.
 
-Glue between data (training.dataset), trainers (training.baseline, training.finetune),
+Glue between data (training.dataset), the untracked fit and fold (training.fit),
 evaluation and the tracking module. Returns summary dicts; the CLI prints them.
 """
 from __future__ import annotations
@@ -9,22 +9,17 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from datasets import Dataset
-
 from labeling.config import StrictModel
 from training import registry, tracking
 from training.cv import check_cv_possible, cross_validate
-from training.dataset import (DatasetConfig, cluster_ids, is_dataset_dir, load_dataset_splits,
-                              split_rows, stratified_cluster_assign, summarize)
+from training.dataset import DatasetConfig, is_dataset_dir, load_dataset_splits, split_rows, summarize
 from training.evaluate import evaluate_scorer
-from training.labeled import label_matrix, load_labeled
+from training.fit import EpochHook, fit, score_fold
+from training.labeled import load_labeled
 from training.lineage import write_lineage
 from training.metrics import flatten_metrics
 from training.plots import epoch_curves
-from training.results import TrainResult
 from training.scoring import load_scorer
-
-EpochHook = Callable[[dict[str, Any]], None]
 
 
 def prepare_splits(source: Path, tags: Sequence[str], cfg: DatasetConfig) -> tuple[dict[str, list[dict]], dict]:
@@ -38,19 +33,6 @@ def prepare_splits(source: Path, tags: Sequence[str], cfg: DatasetConfig) -> tup
     rows = load_labeled(source, tags)
     splits = split_rows(rows, tags, cfg)
     return splits, summarize(splits, tags, cfg, str(source))
-
-
-def fit(kind: str, train: list[dict], validation: list[dict], tags: Sequence[str], cfg: StrictModel,
-        out_dir: Path, on_epoch: EpochHook | None = None) -> TrainResult:
-    """Train one model of `kind` ("baseline", or "finetune"/"distil": a transformer) into `out_dir` (must not exist yet)."""
-    train_ds, val_ds = Dataset.from_list(train), Dataset.from_list(validation)
-    if kind == "baseline":
-        from training.baseline import train_baseline
-
-        return train_baseline(train_ds, val_ds, list(tags), cfg, out_dir)
-    from training.finetune import train_transformer
-
-    return train_transformer(train_ds, val_ds, list(tags), cfg, out_dir, on_epoch=on_epoch)
 
 
 def train_tracked(kind: str, splits: dict[str, list[dict]], meta: dict, tags: Sequence[str], cfg: StrictModel,
@@ -105,12 +87,6 @@ def train_tracked(kind: str, splits: dict[str, list[dict]], meta: dict, tags: Se
             "fingerprint": meta["fingerprint"], "sizes": meta["sizes"]}
 
 
-def _inner_split(rows: list[dict], tags: Sequence[str], seed: int) -> tuple[list[dict], list[dict]]:
-    """Grouped 80/20 split of a fold's training rows: thresholds need data the model has not seen."""
-    parts = stratified_cluster_assign(label_matrix(rows, tags), cluster_ids(rows), (0.8, 0.2), seed)
-    return [r for r, p in zip(rows, parts) if p == 0], [r for r, p in zip(rows, parts) if p == 1]
-
-
 def cross_validate_tracked(kind: str, rows: list[dict], meta: dict, tags: Sequence[str], cfg: StrictModel, k: int,
                            seed: int, uri: str, tcfg: tracking.TrackingConfig,
                            on_fold: Callable[[int, dict], None] | None = None,
@@ -123,14 +99,7 @@ def cross_validate_tracked(kind: str, rows: list[dict], meta: dict, tags: Sequen
     tracking.check_reachable(uri)
 
     def run_fold(fold: int, train: list[dict], test: list[dict]) -> dict[str, float]:
-        inner_train, inner_val = _inner_split(train, tags, seed + fold)
-        with tempfile.TemporaryDirectory(prefix="stance-cv-") as tmp:
-            result = fit(kind, inner_train, inner_val, tags, cfg, Path(tmp) / "model")
-            # a model trained without an ONNX export is scored in PyTorch
-            backend = {"backend": "torch"} if getattr(cfg, "export_onnx", True) is False else {}
-            metrics, _ = evaluate_scorer(load_scorer(result.model_dir, **backend), test, n_boot=200)
-        flat = flatten_metrics(metrics)
-        flat["train_seconds"] = result.train_seconds
+        flat = score_fold(kind, train, test, tags, cfg, seed + fold)
         tracking.log_metrics({f"fold_{k_}": v for k_, v in flat.items()}, step=fold)
         return flat
 

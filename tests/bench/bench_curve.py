@@ -63,7 +63,7 @@ def curve_point(share: float, n: int, seconds: float, epochs: int, test: dict, d
 def train_points(splits: dict, dev_sets: dict, cfg, tags: list[str], shares, tmp: Path) -> list[tuple[dict, dict]]:
     """Train the recipe on each share of the training split (whole clusters drawn at random)."""
     from training.evaluate import evaluate_scorer
-    from training.train import fit
+    from training.fit import fit
     from training.scoring import load_scorer
 
     out = []

@@ -95,7 +95,7 @@ def run(quick: bool = False) -> dict:
     from training.baseline import BaselineConfig
     from training.dataset import DatasetConfig, split_rows
     from training.evaluate import evaluate_scorer
-    from training.train import fit
+    from training.fit import fit
     from training.finetune import FinetuneConfig
     from training.labeled import load_labeled
     from training.scoring import load_scorer

@@ -4,7 +4,7 @@ grouped folds of the same snapshot.
 The serving model is fixed (it may be the fine-tuned champion, or a baseline trained on an
 earlier snapshot), so it cannot be cross-validated; the candidate recipe can. For each of the
 K grouped folds (training.cv.grouped_kfold: near-duplicates and articles never straddle a
-fold), a baseline is trained on the other folds (training.train.fit, thresholds tuned on a
+fold), a baseline is trained on the other folds (training.fit.fit, thresholds tuned on a
 grouped 20% of them, as `stance train baseline --cv` does) and both models score the held-out
 fold. Rows the serving model was trained or tuned on (its lineage.json) are left out of every
 held-out fold: scored on its own training sentences it would look far better than it is and
@@ -23,14 +23,13 @@ import numpy as np
 
 from labeling.config import StrictModel
 from training.cv import check_cv_possible, grouped_kfold
-from training.dataset import cluster_ids, stratified_cluster_assign
+from training.fit import fit, inner_split
 from training.labeled import label_matrix
 from training.lineage import overlap, read_lineage
 from training.metrics import micro_macro_f1
 from training.model_dir import Scorer
 from training.scoring import load_scorer
 from training.thresholds import apply_thresholds
-from training.train import fit
 
 
 class NothingToCompare(ValueError):
@@ -76,12 +75,6 @@ def check_comparable(rows: Sequence[dict[str, Any]], tags: Sequence[str], servin
     return keep, known
 
 
-def _inner_split(rows: list[dict], tags: Sequence[str], seed: int) -> tuple[list[dict], list[dict]]:
-    # as training.train's K-fold: thresholds are tuned on a grouped 20% the fold model did not fit
-    parts = stratified_cluster_assign(label_matrix(rows, tags), cluster_ids(rows), (0.8, 0.2), seed)
-    return [r for r, p in zip(rows, parts) if p == 0], [r for r, p in zip(rows, parts) if p == 1]
-
-
 def _decisions(scorer: Scorer, texts: list[str]) -> np.ndarray:
     return apply_thresholds(np.asarray(scorer.predict_proba(texts)), np.asarray(scorer.thresholds))
 
@@ -100,7 +93,7 @@ def compare_on_folds(rows: Sequence[dict[str, Any]], tags: Sequence[str], servin
         held = [rows[i] for i in test_idx if i in keep]
         if not held:
             continue
-        inner_train, inner_val = _inner_split([rows[i] for i in train_idx], tags, seed + fold)
+        inner_train, inner_val = inner_split([rows[i] for i in train_idx], tags, seed + fold)
         texts = [r["text"] for r in held]
         with tempfile.TemporaryDirectory(prefix="stance-compare-") as tmp:
             result = fit("baseline", inner_train, inner_val, tags, cfg, Path(tmp) / "model")
