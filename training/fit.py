@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 from datasets import Dataset
 
 from labeling.config import StrictModel
 from training.dataset import cluster_ids, stratified_cluster_assign
 from training.evaluate import evaluate_scorer
+from training.finetune_trainer import EpochHook
 from training.labeled import label_matrix
 from training.metrics import flatten_metrics
 from training.results import TrainResult
 from training.scoring import load_scorer
-
-EpochHook = Callable[[dict[str, Any]], None]
-
 
 def fit(kind: str, train: list[dict], validation: list[dict], tags: Sequence[str], cfg: StrictModel,
         out_dir: Path, on_epoch: EpochHook | None = None) -> TrainResult:
