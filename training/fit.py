@@ -21,6 +21,7 @@ from training.metrics import flatten_metrics
 from training.results import TrainResult
 from training.scoring import load_scorer
 
+
 def fit(kind: str, train: list[dict], validation: list[dict], tags: Sequence[str], cfg: StrictModel,
         out_dir: Path, on_epoch: EpochHook | None = None) -> TrainResult:
     """Train one model of `kind` ("baseline", or "finetune"/"distil": a transformer) into `out_dir` (must not exist yet)."""
