@@ -183,20 +183,37 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM arrived (`kill PID`, a scheduler stopping the job): unwinds like Ctrl-C."""
 
 
-def _sigterm_as_interrupt() -> Callable[[], None]:
-    """Make SIGTERM raise Terminated until the returned function restores the previous handler.
+class _SigtermAsInterrupt:
+    """While installed, SIGTERM raises Terminated, or waits while the run is being opened.
 
     Python's default SIGTERM ends the process on the spot (no except, no finally), which left the
-    run RUNNING forever. Only the main thread may set a handler; elsewhere this does nothing.
+    run RUNNING forever. A SIGTERM inside `mlflow.start_run` (the run already in the store, the
+    call not yet returned) would unwind past every handler that ends the run, so until `arm()` the
+    signal is only noted and `arm()` raises it. Only the main thread may set a handler; elsewhere
+    this does nothing.
     """
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
 
-    def handler(signum: int, frame: Any) -> None:
+    def __init__(self) -> None:
+        self.armed, self.pending = False, None
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if not self.armed:
+            self.pending = signum
+            return
         raise Terminated(f"terminated by signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+    def arm(self) -> None:
+        """From here on SIGTERM raises; one that came while disarmed raises now."""
+        self.armed = True
+        if self.pending is not None:
+            raise Terminated(f"terminated by signal {self.pending}")
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
 
 
 @contextlib.contextmanager
@@ -207,11 +224,13 @@ def tracked_run(uri: str, experiment: str, run_name: str | None = None,
     client = use_store(uri)
     exp_id = _experiment_id(client, experiment, uri)
     process = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
-    # The handler goes in before the run exists: a SIGTERM between the two left it RUNNING.
-    restore_sigterm = _sigterm_as_interrupt()
+    # The handler goes in before the run exists and holds SIGTERM until start_run has returned:
+    # a SIGTERM in between left the run RUNNING.
+    sigterm = _SigtermAsInterrupt()
     try:
         run = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags={**(tags or {}), **process})
         try:
+            sigterm.arm()
             mlflow.set_tag("mlflow.source.git.commit", git_commit())
             yield run
         except KeyboardInterrupt:
@@ -222,7 +241,7 @@ def tracked_run(uri: str, experiment: str, run_name: str | None = None,
             raise
         mlflow.end_run(status="FINISHED")
     finally:
-        restore_sigterm()
+        sigterm.restore()
 
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, str]:

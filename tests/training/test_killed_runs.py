@@ -2,12 +2,14 @@
 run KILLED (as Ctrl-C does), and after SIGKILL `stance runs compare` marks the run GONE."""
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import sqlite3
 import subprocess
 import time
 
+import mlflow
 import pytest
 
 from tests.helpers import cli_invoker, make_rows, stance_command, write_jsonl
@@ -46,6 +48,27 @@ def test_sigterm_during_train_ends_the_run_killed(tmp_path):
     [run] = tracking.search_runs(store, "stance")
     assert run["status"] == "KILLED"
     assert run["tags"][tracking.PID_TAG] == str(proc.pid) and run["tags"][tracking.HOST_TAG] == socket.gethostname()
+
+
+def test_a_sigterm_while_the_run_is_being_opened_ends_it_killed(tmp_path, monkeypatch):
+    """The run is in the store before mlflow.start_run returns: a SIGTERM then (CI hit it) must
+    not unwind past the handlers that end the run."""
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    real_start_run = mlflow.start_run
+
+    def start_run_then_sigterm(*args, **kwargs):
+        run = real_start_run(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return run
+
+    monkeypatch.setattr(mlflow, "start_run", start_run_then_sigterm)
+    body_ran, handler_before = False, signal.getsignal(signal.SIGTERM)
+    with pytest.raises(tracking.Terminated):
+        with tracking.tracked_run(store, "stance"):
+            body_ran = True
+    [run] = tracking.search_runs(store, "stance")
+    assert run["status"] == "KILLED" and not body_ran
+    assert signal.getsignal(signal.SIGTERM) == handler_before
 
 
 def test_run_of_a_sigkilled_train_is_marked_gone_and_a_live_one_is_not(tmp_path):
