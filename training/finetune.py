@@ -54,8 +54,11 @@ class FinetuneConfig(StrictModel):
         "also freeze the embeddings and the backbone's first N transformer layers: backward stops "
         "below them (2 of MiniLM's 6: a step ~20% cheaper); scoring cost unchanged"))
     num_layers: int | None = Field(None, ge=1, description=(
-        "keep only the backbone's first N transformer layers: scoring cost falls in proportion, "
+        "keep only N of the backbone's transformer layers: scoring cost falls in proportion, "
         "quality usually a little; default all"))
+    layer_choice: Literal["first", "spread"] = Field("first", description=(
+        "which N layers num_layers keeps: the first N, or N spread evenly from the first to the last "
+        "(3 of 6: 0, 2, 5), so the head still reads the last layer it was trained on"))
     teacher: str | None = Field(None, description=(
         "a fine-tuned transformer model directory with the same tags: its probabilities on the training "
         "sentences are blended into the targets (knowledge distillation), e.g. for a --num-layers student"))
@@ -168,10 +171,18 @@ def train_transformer(
         raise
 
 
-def _layer_override(backbone_dir: Path, num_layers: int | None) -> dict[str, int]:
-    """`from_pretrained` kwargs that keep the first `num_layers` layers (the rest are not loaded)."""
+def spread_layers(have: int, keep: int) -> list[int]:
+    """`keep` of `have` layer indices, evenly spaced from the first to the last (3 of 6: 0, 2, 5)."""
+    return [int(i) for i in np.round(np.linspace(0, have - 1, keep))]
+
+
+def _layer_plan(backbone_dir: Path, num_layers: int | None, choice: str) -> tuple[dict[str, int], list[int] | None]:
+    """`from_pretrained` kwargs and the layers to keep once loaded (None: keep what was loaded).
+
+    "first" loads only the first `num_layers` layers; "spread" loads them all and keeps
+    spread_layers of them."""
     if num_layers is None:
-        return {}
+        return {}, None
     from transformers import AutoConfig
 
     have = getattr(AutoConfig.from_pretrained(backbone_dir), "num_hidden_layers", None)
@@ -179,7 +190,22 @@ def _layer_override(backbone_dir: Path, num_layers: int | None) -> dict[str, int
         raise ValueError(f"num_layers: backbone {backbone_dir} does not say how many layers it has")
     if num_layers > have:
         raise ValueError(f"num_layers: {num_layers} asked, but backbone {backbone_dir} has {have}")
-    return {"num_hidden_layers": num_layers}
+    if choice == "first":
+        return {"num_hidden_layers": num_layers}, None
+    return {}, spread_layers(have, num_layers)
+
+
+def _keep_layers(model: Any, keep: list[int] | None) -> None:
+    """Drop every encoder layer not in `keep` (BERT-style backbones); the config follows."""
+    if keep is None:
+        return
+    import torch
+
+    layers = getattr(getattr(model.base_model, "encoder", None), "layer", None)
+    if layers is None:
+        raise ValueError(f"layer_choice: {type(model.base_model).__name__} has no encoder.layer to choose from")
+    model.base_model.encoder.layer = torch.nn.ModuleList(layers[i] for i in keep)
+    model.config.num_hidden_layers = len(keep)
 
 
 def _teacher_probs(teacher: str, texts: Sequence[str], tags: Sequence[str]) -> np.ndarray:
@@ -212,21 +238,23 @@ def _fit(
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
     with quiet_transformers(), _torch_threads(cfg.num_threads if use_cpu else None):
-        # A student starts from its teacher: the first num_layers layers and the head.
+        # A student starts from its teacher: num_layers of its layers (layer_choice) and the head.
         init_dir = Path(cfg.teacher) / HF_SUBDIR if cfg.teacher else backbone_dir
         tokenizer = AutoTokenizer.from_pretrained(init_dir)
         soft = _teacher_probs(cfg.teacher, train["text"], tags) if cfg.teacher else None
         train_ds = _tokenize(train, tags, tokenizer, cfg.max_length, soft, cfg.distill_weight)
         val_ds = _tokenize(validation, tags, tokenizer, cfg.max_length, by_length=True)
         set_seed(cfg.seed)  # before the head is created: its random init is part of the run
+        load_kwargs, keep = _layer_plan(init_dir, cfg.num_layers, cfg.layer_choice)
         model = AutoModelForSequenceClassification.from_pretrained(
             init_dir,
-            **_layer_override(init_dir, cfg.num_layers),
+            **load_kwargs,
             num_labels=len(tags),
             problem_type="multi_label_classification",
             id2label=dict(enumerate(tags)),
             label2id={t: i for i, t in enumerate(tags)},
         )
+        _keep_layers(model, keep)
         if cfg.freeze_embeddings:
             model.get_input_embeddings().weight.requires_grad_(False)
         _freeze_lower_layers(model, cfg.freeze_layers)

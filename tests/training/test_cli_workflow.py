@@ -156,7 +156,7 @@ def test_distil_learns_from_a_registered_teacher_and_records_it(tmp_path, cli):
     cli("train", "finetune", tmp_path / "ds", "--config", quick, "--tracking-uri", store)
 
     out = cli("train", "distil", tmp_path / "ds", "--teacher", "models:/stance-finetune/1", "--config", quick,
-              "--num-layers", "2", "--weight", "0.8", "--tracking-uri", store)
+              "--num-layers", "2", "--layer-choice", "spread", "--weight", "0.8", "--tracking-uri", store)
     assert "registered models:/stance-distilled/1" in out
 
     from training import tracking
@@ -166,6 +166,7 @@ def test_distil_learns_from_a_registered_teacher_and_records_it(tmp_path, cli):
     assert run["tags"]["teacher_uri"] == "models:/stance-finetune/1"
     assert run["tags"]["teacher_model"] == "stance-finetune/1" and run["tags"]["teacher_run_id"]
     assert run["params"]["model.num_layers"] == "2" and run["params"]["model.distill_weight"] == "0.8"
+    assert run["params"]["model.layer_choice"] == "spread"
     student = load_model("models:/stance-distilled/1", store).scorer
     hf_config = json.loads((student.model_dir / "hf" / "config.json").read_text())
     assert hf_config["num_hidden_layers"] == 2 and student.predict_proba(["Troops massed."]).shape == (1, 4)

@@ -311,3 +311,28 @@ def test_class_weighted_loss_changes_the_training_loss(splits, tmp_path):
     weighted = train_transformer(*splits, TAGS, _cfg(epochs=1, class_weight="sqrt_balanced"), tmp_path / "w").history[0]
     # every tag is rarer than its absence here, so weighting the positives up raises the loss
     assert weighted["train_loss"] > plain["train_loss"] * 1.05
+
+
+def test_spread_layers_run_from_the_first_to_the_last():
+    from training.finetune import spread_layers
+
+    assert spread_layers(6, 3) == [0, 2, 5]
+    assert spread_layers(6, 2) == [0, 5] and spread_layers(6, 6) == list(range(6)) and spread_layers(12, 4) == [0, 4, 7, 11]
+
+
+def test_a_spread_student_keeps_the_teachers_first_and_last_layers(splits, trained, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    teacher_dir = trained[0]
+    # learning rate ~0: the student's weights are the teacher's layers 0 and 5 (of 6), renumbered 0 and 1
+    cfg = _cfg(epochs=1, num_layers=2, layer_choice="spread", teacher=str(teacher_dir), learning_rate=1e-12,
+               warmup_ratio=0.0, export_onnx=True)
+    result = train_transformer(*splits, TAGS, cfg, tmp_path / "student")
+    t = AutoModelForSequenceClassification.from_pretrained(teacher_dir / "hf").state_dict()
+    s = AutoModelForSequenceClassification.from_pretrained(result.model_dir / "hf").state_dict()
+    assert json.loads((result.model_dir / "hf" / "config.json").read_text())["num_hidden_layers"] == 2
+    for kept, source in ((0, 0), (1, 5)):
+        key = "bert.encoder.layer.{}.attention.self.query.weight"
+        assert torch.allclose(s[key.format(kept)], t[key.format(source)], atol=1e-6), (kept, source)
+    assert not torch.allclose(s[key.format(1)], t[key.format(1)], atol=1e-3)  # not the teacher's second layer
+    assert load_scorer(result.model_dir).predict_proba(["Troops massed at the border."]).shape == (1, len(TAGS))

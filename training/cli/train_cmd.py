@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
@@ -151,6 +152,11 @@ def train_finetune_command(
     _train("finetune", source, config, overrides, tracking_uri, register_as, keep, cv)
 
 
+class LayerChoice(str, Enum):
+    spread = "spread"
+    first = "first"
+
+
 def train_distil_command(
     source: Path = SourceArg,
     teacher: str = typer.Option(..., "--teacher", help=(
@@ -161,6 +167,9 @@ def train_distil_command(
     register_as: Optional[str] = _register_as("stance-distilled"),
     keep: Optional[Path] = KeepOpt,
     num_layers: Optional[int] = typer.Option(None, "--num-layers", min=1, help="Layers the student keeps (default 3 of 6)."),
+    layer_choice: Optional[LayerChoice] = typer.Option(None, "--layer-choice", help=(
+        "Which of the teacher's layers: spread (evenly from the first to the last, 3 of 6: 0, 2, 5; "
+        "configs/distill.yaml's choice) or first.")),
     weight: Optional[float] = typer.Option(None, "--weight", min=0, max=1, help=(
         "Share of the teacher's probabilities in the training targets (default 0.5; the rest is the gold label).")),
     epochs: Optional[int] = EpochsOpt,
@@ -168,13 +177,14 @@ def train_distil_command(
 ) -> None:
     """Distil a smaller, faster transformer from a fine-tuned one, for large scoring jobs.
 
-    The student starts from the teacher's first --num-layers layers and its head.
+    The student starts from --num-layers of the teacher's layers and its head.
 
     It learns targets that blend the teacher's probabilities with the gold labels.
 
     Fewer layers score faster; docs/benchmarks.md has speed and quality side by side.
     """
-    overrides = {"teacher": teacher, "num_layers": num_layers, "distill_weight": weight, "epochs": epochs, "seed": seed}
+    overrides = {"teacher": teacher, "num_layers": num_layers, "layer_choice": layer_choice and layer_choice.value,
+                 "distill_weight": weight, "epochs": epochs, "seed": seed}
     _train("distil", source, config, overrides, tracking_uri, register_as, keep, None)
 
 
