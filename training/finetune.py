@@ -195,13 +195,18 @@ def _layer_plan(backbone_dir: Path, num_layers: int | None, choice: str) -> tupl
     return {}, spread_layers(have, num_layers)
 
 
+def _encoder_layers(model: Any) -> Any:
+    """The encoder's layer list of a BERT-style backbone (`base_model.encoder.layer`), else None."""
+    return getattr(getattr(model.base_model, "encoder", None), "layer", None)
+
+
 def _keep_layers(model: Any, keep: list[int] | None) -> None:
     """Drop every encoder layer not in `keep` (BERT-style backbones); the config follows."""
     if keep is None:
         return
     import torch
 
-    layers = getattr(getattr(model.base_model, "encoder", None), "layer", None)
+    layers = _encoder_layers(model)
     if layers is None:
         raise ValueError(f"layer_choice: {type(model.base_model).__name__} has no encoder.layer to choose from")
     model.base_model.encoder.layer = torch.nn.ModuleList(layers[i] for i in keep)
@@ -221,8 +226,7 @@ def _freeze_lower_layers(model: Any, n: int) -> None:
     """Stop gradients at the embeddings and the first `n` encoder layers (BERT-style backbones)."""
     if not n:
         return
-    encoder = getattr(model.base_model, "encoder", None)
-    layers = getattr(encoder, "layer", None)
+    layers = _encoder_layers(model)
     if layers is None or not hasattr(model.base_model, "embeddings"):
         raise ValueError(f"freeze_layers: {type(model.base_model).__name__} has no embeddings + encoder.layer to freeze")
     if n > len(layers):
