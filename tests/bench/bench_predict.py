@@ -169,7 +169,7 @@ def _pipeline_rate(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(quick: bool = False) -> dict:
-    """Measure throughput (baseline, transformer, plain pipeline) and peak memory (10k vs 200k)."""
+    """Measure throughput (baseline, student, teacher, the reference pipeline) and peak memory (10k vs 200k)."""
     n_base, n_trans, n_pipe = (5_000, 600, 100) if quick else (20_000, 3_000, 300)
     mem_small, mem_large = (2_000, 40_000) if quick else (10_000, 200_000)
     rows: list[dict] = []
@@ -186,22 +186,20 @@ def run(quick: bool = False) -> dict:
         rows.append(_row("baseline, end to end (read, split, score, write)", base, ">= 10,000/s", base["rate"] >= 10_000))
         layers = {name: json.loads((models[name] / "hf" / "config.json").read_text())["num_hidden_layers"]
                   for name in ("fast", "transformer")}
-        for name, title in (("fast", f"distilled {layers['fast']}-layer student"),
-                            ("transformer", f"{layers['transformer']}-layer fine-tuned model")):
+        teacher = f"{layers['transformer']}-layer fine-tuned model (the teacher)"
+        # The reference is what a user writes: a transformers pipeline on the teacher, batched.
+        reference = _child({"what": "pipeline", "model": str(models["transformer"]), "n": n_pipe, "batch_size": 32})
+        for name, title in (("fast", f"distilled {layers['fast']}-layer student"), ("transformer", teacher)):
             trans = engine("transformer", models[name], n_trans, name)
-            plain = _child({"what": "pipeline", "model": str(models[name]), "n": n_pipe})
-            ratio = trans["rate"] / plain["rate"]
+            note = f"{trans['rate'] / reference['rate']:.1f}x the reference pipeline"
             if name == "fast":
-                fast_rate = trans["rate"]
-                rows.append(_row(f"transformer, {title}, end to end", trans, ">= 300/s and >= 4x pipeline",
-                                 trans["rate"] >= 300 and ratio >= 4, f"{ratio:.1f}x plain pipeline"))
+                rows.append(_row(f"transformer, {title}, end to end", trans, ">= 300/s", trans["rate"] >= 300, note))
             else:
-                rows.append(_row(f"transformer, {title}, end to end", trans, "for information", None,
-                                 f"{ratio:.1f}x plain pipeline"))
-            rows.append(_row(f"transformers pipeline (plain, defaults), {title}, score only", plain, "reference", None))
-        batched = _child({"what": "pipeline", "model": str(models["fast"]), "n": n_pipe, "batch_size": 32})
-        rows.append(_row("transformers pipeline (batch_size=32), distilled student, score only", batched,
-                         "for information", None, f"engine is {fast_rate / batched['rate']:.1f}x this"))
+                rows.append(_row(f"transformer, {title}, end to end", trans, "for information", None, note))
+        rows.append(_row(f"transformers pipeline (batch_size=32), {teacher}, score only", reference, "reference", None))
+        unbatched = _child({"what": "pipeline", "model": str(models["transformer"]), "n": n_pipe})
+        rows.append(_row(f"transformers pipeline (defaults: unbatched), {teacher}, score only", unbatched,
+                         "for information", None, f"reference is {reference['rate'] / unbatched['rate']:.1f}x this"))
         small = engine("baseline", models["baseline"], mem_small, "mem-small")
         large = engine("baseline", models["baseline"], mem_large, "mem-large")
         growth = large["peak_rss_mb"] / small["peak_rss_mb"] - 1
@@ -216,8 +214,10 @@ def run(quick: bool = False) -> dict:
                  "not depend on them. Quality of the real models is in the quality section.")
     notes.append("End-to-end rows read a JSONL of 10-sentence articles, clean and split them with the ingestion "
                  "code, score in chunks of 1,024 sentences and write Parquet; model loading is not timed.")
-    notes.append("The pipeline rows score the same kind of sentences with the transformer's own hf/ weights in "
-                 "PyTorch (sigmoid over all tags); the issue's ratio is against the plain (default) pipeline.")
+    notes.append("The pipeline rows score the same kind of sentences with the teacher's own hf/ weights in PyTorch "
+                 "(sigmoid over all tags). The reference is the pipeline a user writes, batch_size=32, running the "
+                 "teacher; both models' end-to-end rows are ratios against it. The unbatched (default) pipeline "
+                 "row is what the retired 4x target was measured against.")
     return {"title": "Prediction throughput and memory", "rows": rows, "notes": notes}
 
 
