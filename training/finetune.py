@@ -63,6 +63,9 @@ class FinetuneConfig(StrictModel):
         "a fine-tuned transformer model directory with the same tags: its probabilities on the training "
         "sentences are blended into the targets (knowledge distillation), e.g. for a --num-layers student"))
     distill_weight: float = Field(0.5, ge=0, le=1, description="share of the teacher's probabilities in the targets")
+    label_smoothing: float = Field(0.0, ge=0, lt=0.5, description=(
+        "training targets move from 0/1 to eps/2 and 1 - eps/2 (validation keeps 0/1): a regulariser for "
+        "labels that are not all certain; 0 = off (0.1 measured in docs/benchmarks.md, not the default)"))
     class_weight: Literal["none", "sqrt_balanced"] = Field("none", description=(
         "BCE weight of each tag's positives: none, or sqrt(negatives/positives) in the training split "
         "(lifts recall of rare tags)"))
@@ -89,8 +92,9 @@ def label_matrix(rows: Sequence[Sequence[str]], tags: Sequence[str], ids: Sequen
 
 
 def _tokenize(split: Any, tags: Sequence[str], tokenizer: Any, max_length: int, soft: np.ndarray | None = None,
-              weight: float = 0.0, by_length: bool = False) -> Any:
-    """Token ids, attention masks and (soft) label vectors of `split`; rows shortest first when
+              weight: float = 0.0, by_length: bool = False, smoothing: float = 0.0) -> Any:
+    """Token ids, attention masks and (soft) label vectors of `split` (smoothed towards 0.5 by
+    `smoothing`, after any teacher blend); rows shortest first when
     `by_length` (for evaluation: the Trainer batches it in order, and sorted batches carry ~2x less
     padding; every consumer reads labels and logits from the same output, so order is free)."""
     from datasets import Dataset
@@ -103,6 +107,8 @@ def _tokenize(split: Any, tags: Sequence[str], tokenizer: Any, max_length: int, 
     if soft is not None:
         # BCE is linear in its target: BCE(p, w*t + (1-w)*y) = w*BCE(p, t) + (1-w)*BCE(p, y).
         y = (weight * soft + (1 - weight) * y).astype(np.float32)
+    if smoothing:
+        y = (y * (1 - smoothing) + smoothing / 2).astype(np.float32)
     enc = tokenizer([normalize_text(t) for t in split["text"]], truncation=True, max_length=max_length)
     order = np.argsort([len(x) for x in enc["input_ids"]], kind="stable") if by_length else np.arange(len(y))
     return Dataset.from_dict({"input_ids": [enc["input_ids"][i] for i in order],
@@ -246,7 +252,8 @@ def _fit(
         init_dir = Path(cfg.teacher) / HF_SUBDIR if cfg.teacher else backbone_dir
         tokenizer = AutoTokenizer.from_pretrained(init_dir)
         soft = _teacher_probs(cfg.teacher, train["text"], tags) if cfg.teacher else None
-        train_ds = _tokenize(train, tags, tokenizer, cfg.max_length, soft, cfg.distill_weight)
+        train_ds = _tokenize(train, tags, tokenizer, cfg.max_length, soft, cfg.distill_weight,
+                             smoothing=cfg.label_smoothing)
         val_ds = _tokenize(validation, tags, tokenizer, cfg.max_length, by_length=True)
         set_seed(cfg.seed)  # before the head is created: its random init is part of the run
         load_kwargs, keep = _layer_plan(init_dir, cfg.num_layers, cfg.layer_choice)

@@ -247,6 +247,29 @@ def test_teacher_probabilities_are_blended_into_the_training_targets(splits, tra
     assert np.allclose(finetune._tokenize(train, TAGS, tokenizer, 32)["labels"], hard)  # no teacher: gold only
 
 
+def test_label_smoothing_moves_training_targets_and_keeps_validation_hard(splits, tmp_path, monkeypatch):
+    import training.finetune as finetune
+
+    seen = {}
+    real_build = finetune.build_trainer
+
+    def recording_build(model, tokenizer, train_ds, val_ds, *args, **kwargs):
+        seen["train"], seen["val"] = np.asarray(train_ds["labels"]), np.asarray(val_ds["labels"])
+        return real_build(model, tokenizer, train_ds, val_ds, *args, **kwargs)
+
+    monkeypatch.setattr(finetune, "build_trainer", recording_build)
+    result = train_transformer(*splits, TAGS, _cfg(epochs=1, label_smoothing=0.1), tmp_path / "m")
+    hard = label_matrix(splits[0]["labels"], TAGS)
+    assert np.allclose(seen["train"], hard * 0.9 + 0.05)  # 1 -> 0.95, 0 -> 0.05
+    assert set(np.unique(seen["val"])) <= {0.0, 1.0}  # F1 and thresholds are tuned on gold 0/1
+    assert result.params["label_smoothing"] == 0.1
+
+
+def test_label_smoothing_of_half_or_more_is_rejected():
+    with pytest.raises(ValueError, match="label_smoothing"):
+        _cfg(label_smoothing=0.5)
+
+
 def test_evaluation_rows_are_sorted_by_length_with_their_labels(splits, trained):
     from transformers import AutoTokenizer
 

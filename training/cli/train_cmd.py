@@ -145,10 +145,13 @@ def train_finetune_command(
     freeze_layers: Optional[int] = typer.Option(
         None, "--freeze-layers", min=0,
         help="Freeze the embeddings and the backbone's first N layers: cheaper training steps, same scoring cost."),
+    label_smoothing: Optional[float] = typer.Option(
+        None, "--label-smoothing", min=0, max=0.49,
+        help="Train on targets eps/2 and 1 - eps/2 instead of 0 and 1 (e.g. 0.1); validation stays 0/1. Default off."),
 ) -> None:
     """Fine-tune a transformer (default all-MiniLM-L6-v2) for multi-label stance."""
     overrides = {"backbone": backbone, "epochs": epochs, "max_length": max_length, "batch_size": batch_size, "seed": seed,
-                 "num_layers": num_layers, "freeze_layers": freeze_layers}
+                 "num_layers": num_layers, "freeze_layers": freeze_layers, "label_smoothing": label_smoothing}
     _train("finetune", source, config, overrides, tracking_uri, register_as, keep, cv)
 
 
