@@ -65,7 +65,8 @@ class FinetuneConfig(StrictModel):
     distill_weight: float = Field(0.5, ge=0, le=1, description="share of the teacher's probabilities in the targets")
     label_smoothing: float = Field(0.0, ge=0, lt=0.5, description=(
         "training targets move from 0/1 to eps/2 and 1 - eps/2 (validation keeps 0/1): a regulariser for "
-        "labels that are not all certain; 0 = off (0.1 measured in docs/benchmarks.md, not the default)"))
+        "labels that are not all certain; 0 = off (0.1 measured in docs/benchmarks.md, not the default). "
+        "class_weight reads the smoothed targets, so a rare tag's positives weigh a little less"))
     class_weight: Literal["none", "sqrt_balanced"] = Field("none", description=(
         "BCE weight of each tag's positives: none, or sqrt(negatives/positives) in the training split "
         "(lifts recall of rare tags)"))
