@@ -8,8 +8,11 @@ Runs, params and metrics are training.tracking's; the pyfunc wrapper is training
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -51,8 +54,32 @@ class LoadedModel:
     run_id: str | None = None
 
 
+_downloads: Path | None = None  # this process's folder of downloaded registry models
+
+
+def _remove_downloads(folder: Path, owner: int) -> None:
+    if os.getpid() == owner:  # a forked child that exits normally must not take its parent's models
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def download_folder() -> Path:
+    """A new folder for one registry model's files, inside a folder this process removes at exit.
+
+    Left to itself, mlflow.pyfunc.load_model downloads a models:/ or runs:/ model into a new
+    temporary folder that nobody removes: every `stance predict` of a registry model left a copy
+    of the model behind. The files must outlive the load (a forked scoring worker reopens the
+    ONNX graph from them; distillation reads the teacher's folder), so they go at exit.
+    """
+    global _downloads
+    if _downloads is None:
+        _downloads = Path(tempfile.mkdtemp(prefix="stance-models-"))
+        atexit.register(_remove_downloads, _downloads, os.getpid())
+    return Path(tempfile.mkdtemp(dir=_downloads))
+
+
 def _unwrap(model_uri: str) -> Scorer:
-    pyfunc = mlflow.pyfunc.load_model(model_uri)
+    remote = model_uri.startswith(("models:/", "runs:/"))
+    pyfunc = mlflow.pyfunc.load_model(model_uri, dst_path=str(download_folder()) if remote else None)
     return pyfunc.unwrap_python_model().scorer
 
 
@@ -193,6 +220,19 @@ def pyfunc_uri(uri: str, workdir: Path, tracking_uri: str | None = None) -> str:
     raise ValueError(f"model URI {uri!r} does not resolve: not a registry URI, an MLflow model or a model directory")
 
 
-def spark_udf(spark: Any, model_uri: str, result_type: Any) -> Any:
-    """The Spark UDF scoring a struct of `text` with the MLflow model at `model_uri` (pyfunc_uri)."""
-    return mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_type, env_manager="local")
+def spark_udf(spark: Any, model_uri: str, result_type: Any, scratch: Path) -> Any:
+    """The Spark UDF scoring a struct of `text` with the MLflow model at `model_uri` (pyfunc_uri).
+
+    For a cluster, MLflow zips the model for the executors into a temporary file it never
+    removes (a copy of the model per job on the driver). Here it is made in `scratch`, a folder
+    the caller removes once the job that uses the UDF is done.
+    """
+    from mlflow.utils.file_utils import get_or_create_tmp_dir
+
+    get_or_create_tmp_dir()  # MLflow's per-process folder (removed at exit), made before tempdir moves
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(scratch)
+    try:
+        return mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_type, env_manager="local")
+    finally:
+        tempfile.tempdir = saved

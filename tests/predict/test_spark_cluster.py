@@ -282,11 +282,15 @@ def test_stance_predict_on_a_spark_master_runs_the_executors_on_the_project_pyth
     store, model = registered
     out, summary = tmp_path / "pred.parquet", tmp_path / "summary.parquet"
     env = _base_env(str(Path(sys.executable).parent))  # no PYSPARK_PYTHON: the worker's own python3 lacks pandas
+    scratch = tmp_path / "driver-tmp"  # the driver's temporary files: none may outlive the job
+    scratch.mkdir()
+    env["TMPDIR"] = str(scratch)
     done = subprocess.run([sys.executable, "-m", "training.cli", "predict", str(inputs["sentences"]), "--sentences",
                            "--model", model, "--tracking-uri", store, "--out", str(out), "--summary", str(summary),
                            "--engine", "spark", "--master", cluster], cwd=REPO, capture_output=True, text=True, env=env,
                           timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    assert [p.name for p in scratch.iterdir()] == []
     local_out, local_summary = _local(tmp_path / "local", registered, inputs["sentences"], "--sentences")
     _assert_same_rows(local_out, out)
     _assert_same_summary(local_summary, summary)

@@ -44,18 +44,24 @@ def test_train_register_promote_reload_evaluate_compare(tmp_path, cli, fast_conf
     assert "registered models:/stance-baseline/1" in out and "macro F1" in out
     cli("models", "promote", "stance-baseline", "1", "--alias", "champion", "--tracking-uri", store)
 
-    # a fresh interpreter that only knows the store: the alias must resolve and score
+    # a fresh interpreter that only knows the store: the alias must resolve and score, and the
+    # model's downloaded files are gone when it exits (MLflow alone leaves a copy per load)
+    scratch = tmp_path / "process-tmp"
+    scratch.mkdir()
     code = ("import json; from training.registry import load_model; "
             "m = load_model('models:/stance-baseline@champion'); "
             "from training.model_dir import output_frame; "
             "f = output_frame(m.scorer.tags, m.scorer.thresholds, m.scorer.predict_proba(['Iran accused Turkey.'])); "
-            "print(json.dumps({'cols': list(f.columns), 'version': m.version, 'labels': f['labels'][0]}))")
+            "print(json.dumps({'cols': list(f.columns), 'version': m.version, 'labels': f['labels'][0], "
+            "'dir': str(m.scorer.model_dir), 'files': m.scorer.model_dir.joinpath('meta.json').is_file()}))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "MLFLOW_TRACKING_URI": store})
+                          env={**os.environ, "MLFLOW_TRACKING_URI": store, "TMPDIR": str(scratch)})
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got["cols"] == ["escalation", "de-escalation", "accusation", "denial", "labels"]
     assert got["version"] == "1" and "accusation" in got["labels"]
+    assert got["files"] and got["dir"].startswith(str(scratch))
+    assert list(scratch.iterdir()) == []
 
     out = cli("evaluate", "models:/stance-baseline@champion", held_out, "--log-to-run", "--tracking-uri", store)
     assert "macro-F1" in out and "logged to run" in out

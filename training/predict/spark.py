@@ -18,6 +18,7 @@ import glob
 import os
 import re
 import sys
+import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -260,11 +261,12 @@ def run_spark(spark: Any, inputs: Sequence[str], model_uri: str, tags: Sequence[
         settings = for_prediction(ingest_options).model_dump(mode="json")  # as the local engine: no language detection
         split = frame.mapInPandas(lambda batches: split_articles(batches, settings), split_schema())
     split = split.persist(StorageLevel.MEMORY_AND_DISK)
-    udf = spark_udf(spark, model_uri, result_struct(tags))
-    scored = (split.filter(F.col("error").isNull()).withColumn("_p", udf(F.struct("text")))
-              .select("article_id", "sentence_id", "index", "text", F.col("_p.labels").alias("labels"),
-                      *[F.col("_p").getField(t).alias(t) for t in tags]))
-    _write_parquet(scored, out)
+    with tempfile.TemporaryDirectory(prefix="stance-spark-job-") as scratch:  # the model's zip for the executors
+        udf = spark_udf(spark, model_uri, result_struct(tags), Path(scratch))
+        scored = (split.filter(F.col("error").isNull()).withColumn("_p", udf(F.struct("text")))
+                  .select("article_id", "sentence_id", "index", "text", F.col("_p.labels").alias("labels"),
+                          *[F.col("_p").getField(t).alias(t) for t in tags]))
+        _write_parquet(scored, out)
     written = spark.read.parquet(out)
     if summary is not None:
         grouped = written.filter(F.col("article_id").isNotNull()).groupBy("article_id")
