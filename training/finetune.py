@@ -44,6 +44,10 @@ class FinetuneConfig(StrictModel):
     eval_batch_size: int = Field(64, ge=1)
     learning_rate: float = Field(1e-4, gt=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
+    layer_lr_decay: float = Field(1.0, gt=0, le=1, description=(
+        "layer-wise learning-rate decay: the classifier learns at learning_rate, each transformer layer "
+        "below it at this factor times the layer above (lower layers keep more of the backbone's "
+        "general language); 1 = one rate for all"))
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     seed: int = DEFAULT_SEED
     patience: int = Field(2, ge=0, description="epochs without validation macro-F1 gain before stopping; 0 = never")

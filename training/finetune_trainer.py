@@ -127,6 +127,31 @@ def weighted_bce(pos_weight: np.ndarray) -> Callable[..., Any]:
     return loss
 
 
+def layer_depth(name: str, layers: int) -> int:
+    """How far below the classifier the parameter `name` sits: 0 for the head (and pooler), 1 for
+    the last transformer layer, `layers` for the first, `layers` + 1 for the embeddings."""
+    if ".embeddings." in name:
+        return layers + 1
+    if ".layer." in name:
+        return layers - int(name.split(".layer.")[1].split(".")[0])
+    return 0
+
+
+def layerwise_param_groups(model: Any, learning_rate: float, decay: float, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW parameter groups with layer-wise learning-rate decay: a parameter `d` layers below
+    the head (layer_depth) learns at learning_rate * decay**d. Biases and LayerNorm weights get
+    no weight decay, as in the Trainer's own optimizer. Frozen parameters are left out."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    indices = [int(n.split(".layer.")[1].split(".")[0]) for n, _ in named if ".layer." in n]
+    layers = max(indices, default=-1) + 1
+    groups: dict[tuple[int, bool], list[Any]] = {}
+    for name, param in named:
+        no_decay = name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name
+        groups.setdefault((layer_depth(name, layers), no_decay), []).append(param)
+    return [{"params": params, "lr": learning_rate * decay**depth, "weight_decay": 0.0 if no_decay else weight_decay}
+            for (depth, no_decay), params in sorted(groups.items())]
+
+
 def build_trainer(
     model: Any, tokenizer: Any, train_ds: Any, val_ds: Any, cfg: FinetuneConfig, build_dir: Path, use_cpu: bool, tracker: EpochTracker
 ) -> Any:
@@ -169,9 +194,15 @@ def build_trainer(
         compute_loss_func=(weighted_bce(positive_weights(np.asarray(train_ds["labels"])))
                            if cfg.class_weight == "sqrt_balanced" else None),
         callbacks=[tracker.callback(cfg.progress)],
+        optimizers=(_layerwise_adamw(model, cfg) if cfg.layer_lr_decay < 1 else None, None),
     )
     # With tqdm disabled the Trainer prints every log dict; our own bar and hook replace it.
     trainer.remove_callback(PrinterCallback)
     return trainer
 
 
+def _layerwise_adamw(model: Any, cfg: FinetuneConfig) -> Any:
+    import torch
+
+    return torch.optim.AdamW(layerwise_param_groups(model, cfg.learning_rate, cfg.layer_lr_decay, cfg.weight_decay),
+                             lr=cfg.learning_rate)

@@ -359,3 +359,50 @@ def test_a_spread_student_keeps_the_teachers_first_and_last_layers(splits, train
         assert torch.allclose(s[key.format(kept)], t[key.format(source)], atol=1e-6), (kept, source)
     assert not torch.allclose(s[key.format(1)], t[key.format(1)], atol=1e-3)  # not the teacher's second layer
     assert load_scorer(result.model_dir).predict_proba(["Troops massed at the border."]).shape == (1, len(TAGS))
+
+
+def test_layer_lr_decay_gives_each_trained_layer_its_own_rate(splits, tmp_path, monkeypatch):
+    import training.finetune as finetune
+
+    seen = {}
+    real_build = finetune.build_trainer
+
+    def recording_build(model, *args, **kwargs):
+        trainer = real_build(model, *args, **kwargs)
+        seen["model"], seen["trainer"] = model, trainer
+        return trainer
+
+    monkeypatch.setattr(finetune, "build_trainer", recording_build)
+    result = train_transformer(*splits, TAGS, _cfg(epochs=1, layer_lr_decay=0.5, learning_rate=1e-4, freeze_layers=2),
+                               tmp_path / "m")
+    assert result.params["layer_lr_decay"] == 0.5
+    rate = {id(p): g["initial_lr"] for g in seen["trainer"].optimizer.param_groups for p in g["params"]}
+    decay = {id(p): g["weight_decay"] for g in seen["trainer"].optimizer.param_groups for p in g["params"]}
+    params = dict(seen["model"].named_parameters())
+    # MiniLM's 6 layers, the first 2 frozen (not in the optimizer): layer 5 is one below the head
+    assert rate[id(params["classifier.weight"])] == pytest.approx(1e-4)
+    assert rate[id(params["bert.encoder.layer.5.attention.self.query.weight"])] == pytest.approx(5e-5)
+    assert rate[id(params["bert.encoder.layer.2.output.dense.weight"])] == pytest.approx(1e-4 * 0.5**4)
+    assert id(params["bert.encoder.layer.1.output.dense.weight"]) not in rate
+    assert id(params["bert.embeddings.word_embeddings.weight"]) not in rate
+    assert decay[id(params["bert.encoder.layer.3.output.dense.weight"])] == 0.01
+    assert decay[id(params["bert.encoder.layer.3.output.LayerNorm.weight"])] == 0.0
+    assert decay[id(params["classifier.bias"])] == 0.0
+    assert sum(len(g["params"]) for g in seen["trainer"].optimizer.param_groups) == sum(
+        p.requires_grad for p in seen["model"].parameters())
+
+
+def test_one_learning_rate_for_all_layers_by_default(splits, tmp_path, monkeypatch):
+    import training.finetune as finetune
+
+    seen = {}
+    real_build = finetune.build_trainer
+    monkeypatch.setattr(finetune, "build_trainer",
+                        lambda *a, **k: seen.setdefault("trainer", real_build(*a, **k)))
+    train_transformer(*splits, TAGS, _cfg(epochs=1, layer_lr_decay=1.0), tmp_path / "m")
+    assert {g["initial_lr"] for g in seen["trainer"].optimizer.param_groups} == {_cfg().learning_rate}
+
+
+def test_layer_lr_decay_above_one_is_rejected():
+    with pytest.raises(ValueError, match="layer_lr_decay"):
+        _cfg(layer_lr_decay=1.5)

@@ -148,10 +148,15 @@ def train_finetune_command(
     label_smoothing: Optional[float] = typer.Option(
         None, "--label-smoothing", min=0, max=0.49,
         help="Train on targets eps/2 and 1 - eps/2 instead of 0 and 1 (e.g. 0.1); validation stays 0/1. Default off."),
+    layer_lr_decay: Optional[float] = typer.Option(
+        None, "--layer-lr-decay", min=0.01, max=1,
+        help=("Layer-wise learning-rate decay: each layer below the head learns at this factor times the one "
+              "above (e.g. 0.8); 1 = one rate for all.")),
 ) -> None:
     """Fine-tune a transformer (default all-MiniLM-L6-v2) for multi-label stance."""
     overrides = {"backbone": backbone, "epochs": epochs, "max_length": max_length, "batch_size": batch_size, "seed": seed,
-                 "num_layers": num_layers, "freeze_layers": freeze_layers, "label_smoothing": label_smoothing}
+                 "num_layers": num_layers, "freeze_layers": freeze_layers, "label_smoothing": label_smoothing,
+                 "layer_lr_decay": layer_lr_decay}
     _train("finetune", source, config, overrides, tracking_uri, register_as, keep, cv)
 
 
