@@ -33,6 +33,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "max_length 128": {"max_length": 128},
     "learning rate 2e-4": {"learning_rate": 2e-4},
     "unweighted loss": {"class_weight": "none"},
+    "one learning rate 1e-4": {"layer_lr_decay": 1.0, "learning_rate": 1e-4},
 }
 
 
