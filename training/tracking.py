@@ -17,6 +17,7 @@ import subprocess
 import threading
 import urllib.error
 import urllib.request
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -266,8 +267,11 @@ def log_dataset(meta: dict[str, Any], splits: dict[str, Sequence[dict]]) -> None
     for name, rows in splits.items():
         frame = pd.DataFrame({"id": [r["id"] for r in rows], "text": [r["text"] for r in rows],
                               "labels": [",".join(r["labels"]) for r in rows]})
-        ds = mlflow.data.from_pandas(frame, source=str(meta.get("source", "inline")),
-                                     name=f"stance-{meta['fingerprint']}-{name}", digest=meta["fingerprint"])
+        with warnings.catch_warnings():
+            # MLflow 3 registers its local-file source twice and warns on every existing path
+            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+            ds = mlflow.data.from_pandas(frame, source=str(meta.get("source", "inline")),
+                                         name=f"stance-{meta['fingerprint']}-{name}", digest=meta["fingerprint"])
         mlflow.log_input(ds, context=name)
     mlflow.log_params({"data.fingerprint": meta["fingerprint"],
                        **{f"data.{name}_size": size for name, size in meta["sizes"].items()}})
