@@ -24,7 +24,10 @@ def pr_curves(y_true: np.ndarray, probs: np.ndarray, tags: Sequence[str], thresh
         if pred.any():
             ax.plot(tp / y_true[:, j].sum(), tp / pred.sum(), "o", color=line.get_color())
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title="PR curves (dot: threshold)")
-    ax.legend(loc="lower left")
+    if ax.get_lines():
+        ax.legend(loc="lower left")
+    else:
+        ax.text(0.5, 0.5, "no tag has a positive sentence here", ha="center", va="center")
     fig.tight_layout()
     return fig
 
