@@ -123,6 +123,8 @@ def cluster(tmp_path_factory):
     root = tmp_path_factory.mktemp("cluster")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "worker-venv")], check=True)
     worker_env = _base_env(str(root / "worker-venv" / "bin"))
+    worker_env["TMPDIR"] = str(root / "worker-tmp")  # the executors' default: none of the jobs may leave files there
+    (root / "worker-tmp").mkdir()
     assert subprocess.run(["python3", "-c", "import pandas"], env=worker_env, capture_output=True).returncode != 0
     port, ui_port = _free_port(), _free_port()
     spark_class = str(_spark_home() / "bin" / "spark-class")
@@ -139,6 +141,9 @@ def cluster(tmp_path_factory):
                                               cwd=root, start_new_session=True))
         _wait_for_worker(ui_port, procs, root)
         yield f"spark://127.0.0.1:{port}"
+        # the README's spark-submit and `stance predict --master` send the executors' temporary files
+        # (MLflow's unzipped model among them) to their work folders
+        assert [p.name for p in (root / "worker-tmp").iterdir()] == []
     finally:
         for proc in reversed(procs):
             _stop(proc)

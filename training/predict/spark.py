@@ -47,7 +47,8 @@ def spark_session(master: str | None, app_name: str = "stance-predict", driver_m
     the workers), else PYSPARK_PYTHON when set, else this interpreter (right when the workers
     share this virtualenv's path); pyspark reads PYSPARK_PYTHON when the context starts, and
     a worker left to its own `python3` lacks the project's packages. Local sessions bind to
-    127.0.0.1 and run without the web UI.
+    127.0.0.1 and run without the web UI; on a cluster the executors' temporary files go to
+    their work folders (spark.executorEnv.TMPDIR=.).
     """
     require_pyspark()
     from pyspark.sql import SparkSession
@@ -59,6 +60,10 @@ def spark_session(master: str | None, app_name: str = "stance-predict", driver_m
         if master.startswith("local"):
             builder = (builder.config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
                        .config("spark.driver.host", "127.0.0.1"))
+        else:
+            # MLflow unzips the model into each executor Python's temporary folder and never removes
+            # it; "." is the executor's own work folder, which the cluster manager removes
+            builder = builder.config("spark.executorEnv.TMPDIR", ".")
     if driver_memory:
         builder = builder.config("spark.driver.memory", driver_memory)
     spark = builder.getOrCreate()
