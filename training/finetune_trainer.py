@@ -127,14 +127,18 @@ def weighted_bce(pos_weight: np.ndarray) -> Callable[..., Any]:
     return loss
 
 
+def _layer_index(name: str) -> int | None:
+    """N for a parameter of transformer layer N (`....layer.N....`), else None."""
+    return int(name.split(".layer.")[1].split(".")[0]) if ".layer." in name else None
+
+
 def layer_depth(name: str, layers: int) -> int:
     """How far below the classifier the parameter `name` sits: 0 for the head (and pooler), 1 for
     the last transformer layer, `layers` for the first, `layers` + 1 for the embeddings."""
     if ".embeddings." in name:
         return layers + 1
-    if ".layer." in name:
-        return layers - int(name.split(".layer.")[1].split(".")[0])
-    return 0
+    index = _layer_index(name)
+    return 0 if index is None else layers - index
 
 
 def layerwise_param_groups(model: Any, learning_rate: float, decay: float, weight_decay: float) -> list[dict[str, Any]]:
@@ -142,8 +146,7 @@ def layerwise_param_groups(model: Any, learning_rate: float, decay: float, weigh
     the head (layer_depth) learns at learning_rate * decay**d. Biases and LayerNorm weights get
     no weight decay, as in the Trainer's own optimizer. Frozen parameters are left out."""
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    indices = [int(n.split(".layer.")[1].split(".")[0]) for n, _ in named if ".layer." in n]
-    layers = max(indices, default=-1) + 1
+    layers = max((i for n, _ in named if (i := _layer_index(n)) is not None), default=-1) + 1
     groups: dict[tuple[int, bool], list[Any]] = {}
     for name, param in named:
         no_decay = name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name
