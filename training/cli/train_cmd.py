@@ -174,9 +174,9 @@ def train_distil_command(
     tracking_uri: Optional[str] = TrackingOpt,
     register_as: Optional[str] = _register_as("stance-distilled"),
     keep: Optional[Path] = KeepOpt,
-    num_layers: Optional[int] = typer.Option(None, "--num-layers", min=1, help="Layers the student keeps (default 3 of 6)."),
+    num_layers: Optional[int] = typer.Option(None, "--num-layers", min=1, help="Layers the student keeps (configs/distill.yaml: 4 of 6)."),
     layer_choice: Optional[LayerChoice] = typer.Option(None, "--layer-choice", help=(
-        "Which of the teacher's layers: spread (evenly from the first to the last, 3 of 6: 0, 2, 5; "
+        "Which of the teacher's layers: spread (evenly from the first to the last, 4 of 6: 0, 2, 3, 5; "
         "configs/distill.yaml's choice) or first.")),
     weight: Optional[float] = typer.Option(None, "--weight", min=0, max=1, help=(
         "Share of the teacher's probabilities in the training targets (default 0.5; the rest is the gold label).")),
