@@ -54,7 +54,6 @@ def same_tag_set(student: np.ndarray, teacher: np.ndarray) -> float:
 
 def long_sentence_note(scorer, rows: list[dict], tags: list[str], max_length: int) -> str:
     """How many sentences the tokenizer truncates, and whether their tags are found as often."""
-    import numpy as np
     from transformers import AutoTokenizer
 
     from training.evaluate import evaluate_scorer
