@@ -81,6 +81,13 @@ def bootstrap_f1(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int = 1000, see
     }
 
 
+def exact_match(y_a: np.ndarray, y_b: np.ndarray) -> float:
+    """Share of rows whose whole tag set is the same in both 0/1 matrices ("no stance" included);
+    nan for no rows. Gold against predictions, or one model's tags against another's."""
+    y_a, y_b = np.asarray(y_a).astype(bool), np.asarray(y_b).astype(bool)
+    return float((y_a == y_b).all(axis=1).mean()) if len(y_a) else float("nan")
+
+
 def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, thresholds: np.ndarray, tags: Sequence[str],
                          n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """All metrics of one model on one labeled set.
@@ -100,7 +107,6 @@ def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, thresholds: np.n
     recall = _safe_div(c["tp"], c["tp"] + c["fn"])
     f1 = f1_from_counts(c["tp"], c["fp"], c["fn"])
     micro, macro = micro_macro_f1(y_true, y_pred)
-    exact = float((y_pred == y_true).all(axis=1).mean()) if len(y_true) else float("nan")
     ci = bootstrap_f1(y_true, y_pred, n_boot=n_boot, seed=seed)
     per_tag = {
         tag: {
@@ -113,7 +119,7 @@ def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, thresholds: np.n
     }
     return {
         "n": int(y_true.shape[0]),
-        "micro_f1": micro, "macro_f1": macro, "exact_match": exact,
+        "micro_f1": micro, "macro_f1": macro, "exact_match": exact_match(y_true, y_pred),
         "micro_f1_low": ci["micro_f1"][0], "micro_f1_high": ci["micro_f1"][1],
         "macro_f1_low": ci["macro_f1"][0], "macro_f1_high": ci["macro_f1"][1],
         "per_tag": per_tag,

@@ -47,11 +47,6 @@ def _row(kind: str, seconds: float, test: dict, dev: dict, tags: list[str]) -> d
     return row
 
 
-def same_tag_set(student: np.ndarray, teacher: np.ndarray) -> float:
-    """Share of sentences on which the student predicts exactly the teacher's tag set."""
-    return float((student == teacher).all(axis=1).mean())
-
-
 def long_sentence_note(scorer, rows: list[dict], tags: list[str], max_length: int) -> str:
     """How many sentences the tokenizer truncates, and whether their tags are found as often."""
     from transformers import AutoTokenizer
@@ -104,7 +99,9 @@ def run(quick: bool = False) -> dict:
     from training.fit import fit
     from training.finetune import FinetuneConfig
     from training.labeled import load_labeled
+    from training.metrics import exact_match
     from training.scoring import load_scorer
+    from training.thresholds import apply_thresholds
 
     schema = load_schema()
     tags = schema.names
@@ -131,7 +128,7 @@ def run(quick: bool = False) -> dict:
                 scorer, seconds, epochs = load_scorer(result.model_dir), result.train_seconds, len(result.history)
             test_probs = scorer.predict_proba([r["text"] for r in splits["test"]])
             test = evaluate_scorer(scorer, splits["test"], probs=test_probs)[0]
-            test_tags[kind] = test_probs >= np.asarray(scorer.thresholds)
+            test_tags[kind] = apply_thresholds(test_probs, scorer.thresholds)
             on_dev = score_dev(scorer, dev_sets)
             results[kind] = (test, on_dev)
             out_rows.append(_row(kind, seconds, test, on_dev, tags))
@@ -159,7 +156,7 @@ def run(quick: bool = False) -> dict:
         notes.append(f"distil: the {configs['distil'].num_layers}-layer student of the finetune row (stance train "
                      f"distil): both dev files {student:.3f}, {student - fine:+.3f} vs its teacher "
                      f"(target: within 0.02: {'met' if student >= fine - 0.02 else 'NOT met'}); the teacher's tag set "
-                     f"on {same_tag_set(test_tags['distil'], test_tags['finetune']):.1%} of the gold test sentences; "
+                     f"on {exact_match(test_tags['finetune'], test_tags['distil']):.1%} of the gold test sentences; "
                      "speed in the predict section")
     else:
         notes.append("../shared/dev not present: dev figures skipped")

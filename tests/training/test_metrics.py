@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from training.metrics import (bootstrap_f1, confusion_counts, evaluate_predictions, flatten_metrics,
+from training.metrics import (bootstrap_f1, confusion_counts, evaluate_predictions, exact_match, flatten_metrics,
                               micro_macro_f1, pr_auc)
 
 Y = np.array([[1, 0], [1, 1], [0, 1], [0, 0]])
@@ -27,6 +27,13 @@ def test_per_tag_and_averaged_scores_match_hand_computation():
     assert m["micro_f1"] == pytest.approx(2 / 3)
     assert m["macro_f1"] == pytest.approx(0.65)
     assert m["n"] == 4
+
+
+def test_exact_match_counts_whole_tag_sets():
+    # at 0.5 only row 3 ([0, 1]) has the gold tag set; an empty row matches an empty row
+    assert evaluate_predictions(Y, P, T, ["a", "b"], n_boot=10)["exact_match"] == pytest.approx(0.25)
+    assert exact_match([[0, 0], [1, 0], [1, 1]], [[0, 0], [1, 1], [1, 1]]) == pytest.approx(2 / 3)
+    assert math.isnan(exact_match(np.zeros((0, 2)), np.zeros((0, 2))))
 
 
 def test_thresholds_change_decisions_per_tag():
