@@ -5,6 +5,7 @@ Everything returns plain dicts of floats; the tracking module logs them, the CLI
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -35,12 +36,31 @@ def f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray
     return _safe_div(2 * np.asarray(tp), 2 * np.asarray(tp) + fp + fn)
 
 
+def macro_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """Macro F1 over the last axis (tags) of count arrays, (k,) -> scalar or (b, k) -> (b,).
+
+    A tag with nothing to score (no gold tag, none predicted: 2tp + fp + fn = 0) is left out of
+    the mean, not counted as 0: a slice of datelines the model rightly leaves untagged is not a
+    failure. NaN when no tag has anything to score. On any set that holds every tag (the gold
+    splits, the dev files) this is the plain mean over all tags.
+    """
+    tp, fp, fn = (np.asarray(a, dtype=float) for a in (tp, fp, fn))
+    f1 = np.where(2 * tp + fp + fn > 0, f1_from_counts(tp, fp, fn), np.nan)
+    scored = (~np.isnan(f1)).sum(axis=-1)
+    return np.divide(np.nansum(f1, axis=-1), scored, out=np.full(scored.shape, np.nan), where=scored > 0)
+
+
 def micro_macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float]:
-    """(micro F1, macro F1) over tags for (n, k) 0/1 arrays."""
+    """(micro F1, macro F1) over tags for (n, k) 0/1 arrays; macro as macro_from_counts."""
     c = confusion_counts(y_true, y_pred)
     micro = float(f1_from_counts(c["tp"].sum(), c["fp"].sum(), c["fn"].sum()))
-    macro = float(f1_from_counts(c["tp"], c["fp"], c["fn"]).mean())
-    return micro, macro
+    return micro, float(macro_from_counts(c["tp"], c["fp"], c["fn"]))
+
+
+def has_score(stats: dict[str, Any]) -> bool:
+    """Whether a per-tag entry of evaluate_predictions has anything to score (a gold or a predicted
+    tag); tables print "-" for the F1 of one that has not."""
+    return stats["tp"] + stats["fp"] + stats["fn"] > 0
 
 
 def pr_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
@@ -69,14 +89,18 @@ def bootstrap_f1(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int = 1000, see
     tp = weights @ (t & p)
     fp = weights @ (~t & p)
     fn = weights @ (t & ~p)
-    per_tag = f1_from_counts(tp, fp, fn)
-    macro = per_tag.mean(axis=1)
+    # a tag with nothing to score in a resample (no gold tag, none predicted) is left out, as in macro_from_counts
+    per_tag = np.where(2 * tp + fp + fn > 0, f1_from_counts(tp, fp, fn), np.nan)
+    macro = macro_from_counts(tp, fp, fn)
     micro = f1_from_counts(tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1))
     q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-    tag_low, tag_high = np.percentile(per_tag, q, axis=0)
+    with warnings.catch_warnings():  # a tag never scored in any resample: (nan, nan), not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        tag_low, tag_high = np.nanpercentile(per_tag, q, axis=0)
+    macro = macro[~np.isnan(macro)]  # resamples in which no tag had anything to score
     return {
         "micro_f1": tuple(float(v) for v in np.percentile(micro, q)),
-        "macro_f1": tuple(float(v) for v in np.percentile(macro, q)),
+        "macro_f1": tuple(float(v) for v in np.percentile(macro, q)) if len(macro) else (math.nan, math.nan),
         "f1": [(float(lo), float(hi)) for lo, hi in zip(tag_low, tag_high)],
     }
 

@@ -47,23 +47,57 @@ def _row(kind: str, seconds: float, test: dict, dev: dict, tags: list[str]) -> d
     return row
 
 
-def long_sentence_note(scorer, rows: list[dict], tags: list[str], max_length: int) -> str:
-    """How many sentences the tokenizer truncates, and whether their tags are found as often."""
+def long_sentence_note(scorer, sets: dict[str, list[dict]], tags: list[str], max_length: int) -> str:
+    """How many sentences of each named set the tokenizer truncates, and whether their tags are found as
+    often as on the rest (recall is only given where the truncated sentences carry tags)."""
     from transformers import AutoTokenizer
 
-    from training.evaluate import evaluate_scorer
+    from training.labeled import label_matrix
+    from training.metrics import exact_match
+    from training.preprocess import normalize_text
+    from training.thresholds import apply_thresholds
 
     tok = AutoTokenizer.from_pretrained(str(Path(scorer.model_dir) / "hf"))
-    lengths = np.array([len(tok(r["text"])["input_ids"]) for r in rows])
-    long = [r for r, n in zip(rows, lengths) if n > max_length]
-    short = [r for r, n in zip(rows, lengths) if n <= max_length]
-    if not long:
-        return f"no dev sentence exceeds max_length {max_length} tokens"
-    m_long, m_short = evaluate_scorer(scorer, long, n_boot=10)[0], evaluate_scorer(scorer, short, n_boot=10)[0]
-    rec = lambda m: sum(m["per_tag"][t]["tp"] for t in tags) / max(1, sum(m["per_tag"][t]["support"] for t in tags))
-    return (f"truncation: {len(long)} of {len(rows)} dev sentences exceed max_length {max_length} tokens "
-            f"(longest {lengths.max()}); tag recall on them {rec(m_long):.3f} vs {rec(m_short):.3f} on the rest, "
-            f"exact match {m_long['exact_match']:.3f} vs {m_short['exact_match']:.3f}")
+    parts = []
+    for name, rows in sets.items():
+        lengths = np.array([len(tok(normalize_text(r["text"]))["input_ids"]) for r in rows])
+        if not (lengths > max_length).any():
+            parts.append(f"{name}: none of {len(rows)} (longest {lengths.max()} tokens)")
+            continue
+        y = label_matrix(rows, tags).astype(bool)
+        pred = apply_thresholds(scorer.predict_proba([r["text"] for r in rows]), scorer.thresholds).astype(bool)
+        cut = lengths > max_length
+
+        def found(mask):
+            support = y[mask].sum()
+            return f"recall {(y & pred)[mask].sum() / support:.3f}" if support else "no tags, so no recall"
+
+        parts.append(f"{name}: {cut.sum()} of {len(rows)} (longest {lengths.max()}), carrying {y[cut].sum()} tags; "
+                     f"on them {found(cut)}, {(pred & ~y)[cut].sum()} false tags, exact match "
+                     f"{exact_match(y[cut], pred[cut]):.3f}; on the rest {found(~cut)}, exact match "
+                     f"{exact_match(y[~cut], pred[~cut]):.3f}")
+    return f"truncation (sentences over max_length {max_length} tokens): " + "; ".join(parts)
+
+
+SLICE_FIELDS = ("kind", "register")
+SLICE_TITLE = "Gold test split by slice: where each model fails"
+
+
+def slice_table(slices: dict[str, dict[str, dict]], tags: list[str]) -> list[str]:
+    """Markdown rows: one per slice of SLICE_FIELDS in the gold test split, the finetune and distil models'
+    macro-F1 with 95% intervals and the finetune model's per-tag F1 ("-" where the slice has no such tag).
+    `slices`: {kind: {"field=value": metrics}}."""
+    from training.metrics import has_score
+
+    kinds = list(slices)
+    head = (["slice", "sentences"] + [f"{k} macro-F1 [95% CI]" for k in kinds]
+            + [f"{kinds[0]} F1 {t}" for t in tags])
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, first in slices[kinds[0]].items():
+        cells = [name, str(first["n"])] + [interval(slices[k][name]) for k in kinds]
+        cells += [f"{first['per_tag'][t]['f1']:.3f}" if has_score(first["per_tag"][t]) else "-" for t in tags]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
 
 
 def guide_examples(schema) -> list[tuple[str, set[str], bool]]:
@@ -95,7 +129,7 @@ def run(quick: bool = False) -> dict:
     """Train the models on the gold set; returns {"title", "rows", "notes"}."""
     from training.baseline import BaselineConfig
     from training.dataset import DatasetConfig, split_rows
-    from training.evaluate import evaluate_scorer
+    from training.evaluate import evaluate_scorer, evaluate_slices
     from training.fit import fit
     from training.finetune import FinetuneConfig
     from training.labeled import load_labeled
@@ -108,8 +142,10 @@ def run(quick: bool = False) -> dict:
     rows = load_labeled(GOLD, tags)
     splits = split_rows(rows, tags, load_config(DatasetConfig, CONFIG_DIR / "dataset.yaml"))
     dev_sets = load_dev(tags)
+    fields = {r["id"]: r for r in load_labeled(GOLD, tags, keep=SLICE_FIELDS)}  # the test split's rows, sliceable
+    test_sliced = [{**r, **{f: fields[r["id"]][f] for f in SLICE_FIELDS}} for r in splits["test"]]
     short = {"epochs": 1, "progress": False} if quick else {"progress": False}
-    results, out_rows, notes, test_tags = {}, [], [], {}
+    results, out_rows, notes, test_tags, slices = {}, [], [], {}, {}
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
         configs = {"baseline": load_config(BaselineConfig, CONFIG_DIR / "baseline.yaml"),
                    "finetune": load_config(FinetuneConfig, CONFIG_DIR / "finetune.yaml", short),
@@ -129,14 +165,19 @@ def run(quick: bool = False) -> dict:
             test_probs = scorer.predict_proba([r["text"] for r in splits["test"]])
             test = evaluate_scorer(scorer, splits["test"], probs=test_probs)[0]
             test_tags[kind] = apply_thresholds(test_probs, scorer.thresholds)
+            if kind != "baseline":
+                # "(none)" (parts written before kind and register existed) is the same rows for both: listed once
+                slices[kind] = {f"{field}={name}": m for i, field in enumerate(SLICE_FIELDS) for name, m in
+                                evaluate_slices(scorer, test_sliced, field, probs=test_probs).items()
+                                if name != "(all)" and not (i and name == "(none)")}
             on_dev = score_dev(scorer, dev_sets)
             results[kind] = (test, on_dev)
             out_rows.append(_row(kind, seconds, test, on_dev, tags))
             if kind == "finetune":
                 full = curve_point(1.0, len(splits["train"]), seconds, epochs, test, on_dev)
                 notes.append(guide_example_note(scorer, schema))
-                if dev_sets:
-                    notes.append(long_sentence_note(scorer, dev_sets["both"], tags, cfg.max_length))
+                named = {"gold test": splits["test"], **({"both dev files": dev_sets["both"]} if dev_sets else {})}
+                notes.append(long_sentence_note(scorer, named, tags, cfg.max_length))
         curve = []
         if os.environ.get("STANCE_QUALITY_CURVE", "1") != "0":
             shares = (1 / 8, 1 / 4) if quick else (1 / 8, 1 / 4, 1 / 2)
@@ -162,10 +203,13 @@ def run(quick: bool = False) -> dict:
         notes.append("../shared/dev not present: dev figures skipped")
     if quick:
         notes.append("quick run: 1 fine-tuning epoch, figures are not the shipped model's")
-    extra = []
+    extra = [f"### {SLICE_TITLE}", ""] + slice_table(slices, tags) + [
+        "", "- the gold test split of the quality table, cut by the rows' `kind` and `register` fields ((none): "
+        "parts written before those fields existed); the same figures for any model and file: "
+        "`stance evaluate MODEL FILE --by kind --by register`", ""]
     if curve:
         keys = list(curve[0][0])
-        extra = [f"### {CURVE_TITLE}", "", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+        extra += [f"### {CURVE_TITLE}", "", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
         extra += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r, _ in curve] + [""]
         extra += [f"- {n}" for n in curve_notes([p for _, p in curve], configs["finetune"], splits)] + [""]
     return {"title": "Quality: models trained on the gold set, scored on real news", "rows": out_rows, "notes": notes,

@@ -33,6 +33,8 @@ def score_dev(scorer: Any, sets: dict[str, list[dict]]) -> dict[str, dict]:
 
 
 def interval(m: dict) -> str:
+    if m["macro_f1"] != m["macro_f1"]:  # nan: no tag had anything to score
+        return "-"
     return f"{m['macro_f1']:.3f} [{m['macro_f1_low']:.3f}, {m['macro_f1_high']:.3f}]"
 
 

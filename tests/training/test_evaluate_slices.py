@@ -53,3 +53,21 @@ def test_each_slice_is_scored_with_its_own_rows(tmp_path):
     assert by_kind["easy"]["macro_f1"] > by_kind["hard"]["macro_f1"]
     assert by_kind["(all)"]["n"] == 40
     assert list(evaluate_slices(KeywordScorer(), loaded, "file", n_boot=20)) == ["(all)", "one", "two"]
+
+
+def test_a_slice_with_nothing_to_score_has_no_macro_f1_and_prints_a_dash():
+    from rich.console import Console
+
+    from training.cli.evaluate_cmd import _slice_table
+
+    rows = [{"id": "t", "text": "Officials accused the envoy.", "labels": ["accusation"], "kind": "body"},
+            {"id": "d", "text": "Moscow, 2 December", "labels": [], "kind": "dateline"}]
+    by_kind = evaluate_slices(KeywordScorer(), rows, "kind", n_boot=20)
+    # the dateline is rightly left untagged: no tag has anything to score, so no macro-F1 (was 0.000)
+    assert np.isnan(by_kind["dateline"]["macro_f1"]) and by_kind["dateline"]["exact_match"] == 1.0
+    # the body slice is scored on accusation only, the one tag it holds or was given (was 0.25)
+    assert by_kind["body"]["macro_f1"] == pytest.approx(1.0)
+    console = Console(record=True, width=200)
+    console.print(_slice_table("kind", by_kind, TAGS))
+    dateline = next(line for line in console.export_text().splitlines() if "dateline" in line)
+    assert "nan" not in dateline and dateline.split("│")[3].strip() == "-"

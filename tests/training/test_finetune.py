@@ -94,8 +94,11 @@ def test_label_matrix_and_macro_f1_match_hand_computed_values():
     y = label_matrix([["denial"], [], ["escalation", "denial"]], TAGS)
     assert y.tolist() == [[0, 0, 0, 1], [0, 0, 0, 0], [1, 0, 0, 1]]
     decided = np.array([[0, 0, 0, 1], [1, 0, 0, 0], [1, 0, 0, 0]], dtype=bool)
-    # escalation: tp 1 fp 1 -> 2/3; de-escalation and accusation: no support -> 0; denial: tp 1 fn 1 -> 2/3
-    assert macro_f1(y, decided) == pytest.approx((2 / 3 + 2 / 3) / 4)
+    # escalation: tp 1 fp 1 -> 2/3; denial: tp 1 fn 1 -> 2/3; de-escalation and accusation: nothing to
+    # score (no gold tag, none predicted) -> left out of the mean (training.metrics.macro_from_counts)
+    assert macro_f1(y, decided) == pytest.approx((2 / 3 + 2 / 3) / 2)
+    decided[1, 2] = True  # a false accusation is scored: F1 0 joins the mean
+    assert macro_f1(y, decided) == pytest.approx((2 / 3 + 0 + 2 / 3) / 3)
 
 
 def test_unknown_tag_fails_naming_the_row(splits, tmp_path):

@@ -43,6 +43,17 @@ def test_thresholds_change_decisions_per_tag():
     assert micro == pytest.approx(2 / (2 + 1 + 3))
 
 
+def test_a_tag_with_nothing_to_score_is_left_out_of_the_macro_average():
+    y = np.array([[1, 0], [0, 0]])
+    # tag b: no gold tag and none predicted -> not a measurement, left out (the plain mean said 0.5)
+    assert micro_macro_f1(y, y)[1] == pytest.approx(1.0)
+    # a false b is a measurement: F1 0 for b counts
+    assert micro_macro_f1(y, np.array([[1, 1], [0, 0]]))[1] == pytest.approx(0.5)
+    # nothing to score at all: nan, and evaluate_predictions still returns its figures
+    m = evaluate_predictions(np.zeros((3, 2)), np.full((3, 2), 0.1), T, ["a", "b"], n_boot=20)
+    assert math.isnan(m["macro_f1"]) and math.isnan(m["macro_f1_low"]) and m["exact_match"] == 1.0
+
+
 def test_confusion_counts_sum_to_rows():
     c = confusion_counts(Y, P >= 0.5)
     assert (c["tp"] + c["fp"] + c["fn"] + c["tn"]).tolist() == [4, 4]

@@ -87,7 +87,9 @@ def metrics_table(summary: dict[str, Any], title: str | None = None) -> Table:
         table.add_column(col, justify="right" if col != "tag" else "left", no_wrap=True)
 
     def with_ci(value: float, low: float | None, high: float | None) -> str:
-        return f"{value:.3f}" + (f" [{low:.2f}, {high:.2f}]" if low is not None else "")
+        if value != value:  # nan: nothing to score
+            return "-"
+        return f"{value:.3f}" + (f" [{low:.2f}, {high:.2f}]" if low is not None and low == low else "")
 
     for tag, m in test["per_tag"].items():
         table.add_row(tag, f"{m['precision']:.3f}", f"{m['recall']:.3f}",
