@@ -2,6 +2,7 @@
 that stops early on validation macro-F1 and keeps the best epoch's weights."""
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -19,8 +20,10 @@ EpochHook = Callable[[dict[str, Any]], None]
 
 
 def macro_f1(y_true: np.ndarray, decided: np.ndarray) -> float:
-    """Unweighted mean over tags of F1 (a tag with no positives and no predictions scores 0)."""
-    return micro_macro_f1(y_true, decided)[1]
+    """Unweighted mean over tags of F1, leaving out a tag with no positives and no predictions
+    (training.metrics.macro_from_counts); 0.0 when no tag has either, so epochs still compare."""
+    macro = micro_macro_f1(y_true, decided)[1]
+    return 0.0 if math.isnan(macro) else macro
 
 
 def probs_macro_f1(y_true: np.ndarray, logits: np.ndarray) -> float:

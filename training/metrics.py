@@ -36,16 +36,22 @@ def f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray
     return _safe_div(2 * np.asarray(tp), 2 * np.asarray(tp) + fp + fn)
 
 
+def scored_f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """F1 elementwise, NaN where there is nothing to score (no gold tag, none predicted: 2tp + fp + fn = 0):
+    such a tag is not a measurement, neither a success nor a failure."""
+    tp, fp, fn = (np.asarray(a, dtype=float) for a in (tp, fp, fn))
+    return np.where(2 * tp + fp + fn > 0, f1_from_counts(tp, fp, fn), np.nan)
+
+
 def macro_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
     """Macro F1 over the last axis (tags) of count arrays, (k,) -> scalar or (b, k) -> (b,).
 
-    A tag with nothing to score (no gold tag, none predicted: 2tp + fp + fn = 0) is left out of
-    the mean, not counted as 0: a slice of datelines the model rightly leaves untagged is not a
-    failure. NaN when no tag has anything to score. On any set that holds every tag (the gold
-    splits, the dev files) this is the plain mean over all tags.
+    A tag with nothing to score (scored_f1) is left out of the mean, not counted as 0: a slice of
+    datelines the model rightly leaves untagged is not a failure, and a tag a slice does not hold
+    counts only where the model wrongly gives it. NaN when no tag has anything to score. On a set
+    that holds every tag (the gold splits, the dev files) this is the plain mean over all tags.
     """
-    tp, fp, fn = (np.asarray(a, dtype=float) for a in (tp, fp, fn))
-    f1 = np.where(2 * tp + fp + fn > 0, f1_from_counts(tp, fp, fn), np.nan)
+    f1 = scored_f1(tp, fp, fn)
     scored = (~np.isnan(f1)).sum(axis=-1)
     return np.divide(np.nansum(f1, axis=-1), scored, out=np.full(scored.shape, np.nan), where=scored > 0)
 
@@ -55,12 +61,6 @@ def micro_macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float
     c = confusion_counts(y_true, y_pred)
     micro = float(f1_from_counts(c["tp"].sum(), c["fp"].sum(), c["fn"].sum()))
     return micro, float(macro_from_counts(c["tp"], c["fp"], c["fn"]))
-
-
-def has_score(stats: dict[str, Any]) -> bool:
-    """Whether a per-tag entry of evaluate_predictions has anything to score (a gold or a predicted
-    tag); tables print "-" for the F1 of one that has not."""
-    return stats["tp"] + stats["fp"] + stats["fn"] > 0
 
 
 def pr_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
@@ -89,8 +89,9 @@ def bootstrap_f1(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int = 1000, see
     tp = weights @ (t & p)
     fp = weights @ (~t & p)
     fn = weights @ (t & ~p)
-    # a tag with nothing to score in a resample (no gold tag, none predicted) is left out, as in macro_from_counts
-    per_tag = np.where(2 * tp + fp + fn > 0, f1_from_counts(tp, fp, fn), np.nan)
+    # a tag with nothing to score in a resample is left out of that resample, as in macro_from_counts; so a
+    # rare tag a resample happens to miss no longer pulls it to 0, and intervals on any set are a little narrower
+    per_tag = scored_f1(tp, fp, fn)
     macro = macro_from_counts(tp, fp, fn)
     micro = f1_from_counts(tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1))
     q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
@@ -120,6 +121,8 @@ def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, thresholds: np.n
     Returns {"n", "micro_f1", "macro_f1", "exact_match" (share of rows whose whole tag set
     is right, "no stance" included), "micro_f1_low/high", "macro_f1_low/high",
     "per_tag": {tag: {precision, recall, f1, f1_low, f1_high, pr_auc, support, tp, fp, fn, tn}}}.
+    A tag with nothing to score (no gold tag, none predicted) has F1 NaN and is left out of macro F1
+    (macro_from_counts); NaN values are not logged (flatten_metrics) and print as "-".
     """
     y_true = np.asarray(y_true).astype(bool)
     probs = np.asarray(probs, dtype=float)
@@ -129,7 +132,7 @@ def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, thresholds: np.n
     c = confusion_counts(y_true, y_pred)
     precision = _safe_div(c["tp"], c["tp"] + c["fp"])
     recall = _safe_div(c["tp"], c["tp"] + c["fn"])
-    f1 = f1_from_counts(c["tp"], c["fp"], c["fn"])
+    f1 = scored_f1(c["tp"], c["fp"], c["fn"])
     micro, macro = micro_macro_f1(y_true, y_pred)
     ci = bootstrap_f1(y_true, y_pred, n_boot=n_boot, seed=seed)
     per_tag = {

@@ -13,7 +13,8 @@ from pathlib import Path
 from labeling.config import CONFIG_DIR, PROJECT_ROOT, load_config
 from labeling.schema import load_schema
 from tests.bench.bench_recipe import subsample
-from tests.bench.realnews import interval, load_dev, score_dev
+from tests.bench.realnews import load_dev, score_dev
+from training.cli.common import macro_interval
 
 GOLD = PROJECT_ROOT / "data" / "gold"
 PLOT = PROJECT_ROOT / "docs" / "learning-curve.png"
@@ -54,9 +55,9 @@ def curve_point(share: float, n: int, seconds: float, epochs: int, test: dict, d
     point = {"n": n, "gold_test": test["macro_f1"], **{k: m["macro_f1"] for k, m in dev.items()}}
     row = {"share of train split": f"{share:g}" if share >= 1 else f"1/{round(1 / share)}",
            "train sentences": n, "epochs run": epochs or "-", "train s": round(seconds) if seconds == seconds else "-",
-           "gold test macro-F1 [95% CI]": interval(test)}
+           "gold test macro-F1 [95% CI]": macro_interval(test)}
     for name in ("both", "dev", "dev-articles"):
-        row[f"{name} macro-F1 [95% CI]"] = interval(dev[name]) if name in dev else "-"
+        row[f"{name} macro-F1 [95% CI]"] = macro_interval(dev[name]) if name in dev else "-"
     return row, point
 
 

@@ -26,7 +26,8 @@ import numpy as np
 from labeling.config import CONFIG_DIR, PROJECT_ROOT, load_config
 from labeling.schema import load_schema
 from tests.bench.bench_curve import PLOT, TITLE as CURVE_TITLE, curve_notes, curve_point, plot, train_points
-from tests.bench.realnews import interval, load_dev, score_dev, target_notes
+from tests.bench.realnews import load_dev, score_dev, target_notes
+from training.cli.common import macro_interval, score_cell
 
 GOLD = PROJECT_ROOT / "data" / "gold"
 TARGET_GOLD_TEST = 0.83
@@ -34,9 +35,9 @@ TARGET_GOLD_TEST = 0.83
 
 def _row(kind: str, seconds: float, test: dict, dev: dict, tags: list[str]) -> dict:
     row = {"model": kind, "train s": round(seconds) if seconds == seconds else "(given)",
-           "gold test macro-F1 [95% CI]": interval(test)}
+           "gold test macro-F1 [95% CI]": macro_interval(test)}
     for name in ("both", "dev", "dev-articles"):
-        row[f"{name} macro-F1 [95% CI]"] = interval(dev[name]) if name in dev else "-"
+        row[f"{name} macro-F1 [95% CI]"] = macro_interval(dev[name]) if name in dev else "-"
     both = dev.get("both")
     row["both exact match"] = round(both["exact_match"], 3) if both else "-"
     for tag in tags:
@@ -47,9 +48,11 @@ def _row(kind: str, seconds: float, test: dict, dev: dict, tags: list[str]) -> d
     return row
 
 
-def long_sentence_note(scorer, sets: dict[str, list[dict]], tags: list[str], max_length: int) -> str:
+def long_sentence_note(scorer, sets: dict[str, list[dict]], tags: list[str], max_length: int,
+                       probs: dict[str, np.ndarray] | None = None) -> str:
     """How many sentences of each named set the tokenizer truncates, and whether their tags are found as
-    often as on the rest (recall is only given where the truncated sentences carry tags)."""
+    often as on the rest (recall is only given where the truncated sentences carry tags). `probs`: the
+    scorer's probabilities for a named set when the caller already has them."""
     from transformers import AutoTokenizer
 
     from training.labeled import label_matrix
@@ -65,7 +68,10 @@ def long_sentence_note(scorer, sets: dict[str, list[dict]], tags: list[str], max
             parts.append(f"{name}: none of {len(rows)} (longest {lengths.max()} tokens)")
             continue
         y = label_matrix(rows, tags).astype(bool)
-        pred = apply_thresholds(scorer.predict_proba([r["text"] for r in rows]), scorer.thresholds).astype(bool)
+        scored = (probs or {}).get(name)
+        if scored is None:
+            scored = scorer.predict_proba([r["text"] for r in rows])
+        pred = apply_thresholds(scored, scorer.thresholds).astype(bool)
         cut = lengths > max_length
 
         def found(mask):
@@ -83,19 +89,30 @@ SLICE_FIELDS = ("kind", "register")
 SLICE_TITLE = "Gold test split by slice: where each model fails"
 
 
+def gold_test_slices(scorer, rows: list[dict], probs: np.ndarray) -> dict[str, dict]:
+    """{"field=value": metrics} for each slice of SLICE_FIELDS. The "(none)" slice (parts written before
+    `kind` and `register` existed) is listed once, under the first field, as long as it is the same rows
+    for every field; should a part ever carry one field and not the other, each field lists its own."""
+    from training.evaluate import evaluate_slices
+
+    missing = {field: [r["id"] for r in rows if r.get(field) is None] for field in SLICE_FIELDS}
+    same_none = all(ids == missing[SLICE_FIELDS[0]] for ids in missing.values())
+    return {f"{field}={name}": m for i, field in enumerate(SLICE_FIELDS)
+            for name, m in evaluate_slices(scorer, rows, field, probs=probs).items()
+            if name != "(all)" and not (i and name == "(none)" and same_none)}
+
+
 def slice_table(slices: dict[str, dict[str, dict]], tags: list[str]) -> list[str]:
     """Markdown rows: one per slice of SLICE_FIELDS in the gold test split, the finetune and distil models'
     macro-F1 with 95% intervals and the finetune model's per-tag F1 ("-" where the slice has no such tag).
     `slices`: {kind: {"field=value": metrics}}."""
-    from training.metrics import has_score
-
     kinds = list(slices)
     head = (["slice", "sentences"] + [f"{k} macro-F1 [95% CI]" for k in kinds]
             + [f"{kinds[0]} F1 {t}" for t in tags])
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, first in slices[kinds[0]].items():
-        cells = [name, str(first["n"])] + [interval(slices[k][name]) for k in kinds]
-        cells += [f"{first['per_tag'][t]['f1']:.3f}" if has_score(first["per_tag"][t]) else "-" for t in tags]
+        cells = [name, str(first["n"])] + [macro_interval(slices[k][name]) for k in kinds]
+        cells += [score_cell(first["per_tag"][t]["f1"]) for t in tags]
         out.append("| " + " | ".join(cells) + " |")
     return out
 
@@ -129,7 +146,7 @@ def run(quick: bool = False) -> dict:
     """Train the models on the gold set; returns {"title", "rows", "notes"}."""
     from training.baseline import BaselineConfig
     from training.dataset import DatasetConfig, split_rows
-    from training.evaluate import evaluate_scorer, evaluate_slices
+    from training.evaluate import evaluate_scorer
     from training.fit import fit
     from training.finetune import FinetuneConfig
     from training.labeled import load_labeled
@@ -166,10 +183,7 @@ def run(quick: bool = False) -> dict:
             test = evaluate_scorer(scorer, splits["test"], probs=test_probs)[0]
             test_tags[kind] = apply_thresholds(test_probs, scorer.thresholds)
             if kind != "baseline":
-                # "(none)" (parts written before kind and register existed) is the same rows for both: listed once
-                slices[kind] = {f"{field}={name}": m for i, field in enumerate(SLICE_FIELDS) for name, m in
-                                evaluate_slices(scorer, test_sliced, field, probs=test_probs).items()
-                                if name != "(all)" and not (i and name == "(none)")}
+                slices[kind] = gold_test_slices(scorer, test_sliced, test_probs)
             on_dev = score_dev(scorer, dev_sets)
             results[kind] = (test, on_dev)
             out_rows.append(_row(kind, seconds, test, on_dev, tags))
@@ -177,7 +191,7 @@ def run(quick: bool = False) -> dict:
                 full = curve_point(1.0, len(splits["train"]), seconds, epochs, test, on_dev)
                 notes.append(guide_example_note(scorer, schema))
                 named = {"gold test": splits["test"], **({"both dev files": dev_sets["both"]} if dev_sets else {})}
-                notes.append(long_sentence_note(scorer, named, tags, cfg.max_length))
+                notes.append(long_sentence_note(scorer, named, tags, cfg.max_length, {"gold test": test_probs}))
         curve = []
         if os.environ.get("STANCE_QUALITY_CURVE", "1") != "0":
             shares = (1 / 8, 1 / 4) if quick else (1 / 8, 1 / 4, 1 / 2)

@@ -32,12 +32,6 @@ def score_dev(scorer: Any, sets: dict[str, list[dict]]) -> dict[str, dict]:
     return {name: evaluate_scorer(scorer, rows)[0] for name, rows in sets.items()}
 
 
-def interval(m: dict) -> str:
-    if m["macro_f1"] != m["macro_f1"]:  # nan: no tag had anything to score
-        return "-"
-    return f"{m['macro_f1']:.3f} [{m['macro_f1_low']:.3f}, {m['macro_f1_high']:.3f}]"
-
-
 def target_notes(model: str, dev: dict[str, dict], tags: list[str]) -> list[str]:
     """One line per issue-16 target: measured value, met or by how much it falls short."""
     def check(name: str, value: float, target: float) -> str:

@@ -52,6 +52,23 @@ def test_a_tag_with_nothing_to_score_is_left_out_of_the_macro_average():
     # nothing to score at all: nan, and evaluate_predictions still returns its figures
     m = evaluate_predictions(np.zeros((3, 2)), np.full((3, 2), 0.1), T, ["a", "b"], n_boot=20)
     assert math.isnan(m["macro_f1"]) and math.isnan(m["macro_f1_low"]) and m["exact_match"] == 1.0
+    assert math.isnan(m["per_tag"]["b"]["f1"]) and "f1_b" not in flatten_metrics(m)  # not a measurement, not logged
+
+
+def test_bootstrap_leaves_a_rare_tag_out_of_the_resamples_that_miss_it():
+    # tag b: one gold row, rightly found, nothing else; tag a: 30 rows, 6 wrong. About a third of the
+    # resamples miss the b row: there b has nothing to score, and macro is a's F1 alone (was (a + 0) / 2)
+    y = np.zeros((31, 2), dtype=int)
+    y[:15, 0], y[30, 1] = 1, 1
+    pred = y.copy()
+    pred[:3, 0], pred[15:18, 0] = 0, 1
+    ci = bootstrap_f1(y, pred, n_boot=400, seed=3)
+    weights = np.random.default_rng(3).multinomial(31, np.full(31, 1 / 31), size=400)
+    macros = [micro_macro_f1(np.repeat(y, w, axis=0), np.repeat(pred, w, axis=0))[1] for w in weights]
+    assert ci["macro_f1"] == pytest.approx(tuple(np.percentile(macros, [2.5, 97.5])))
+    assert ci["macro_f1"][0] > 0.5  # counting the missed tag as 0 would put the low end near a's F1 / 2
+    assert ci["f1"][1] == (1.0, 1.0)  # b, wherever it is scored, is right
+    assert ci["macro_f1"][0] <= micro_macro_f1(y, pred)[1] <= ci["macro_f1"][1]
 
 
 def test_confusion_counts_sum_to_rows():

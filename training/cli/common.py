@@ -6,6 +6,7 @@ Command modules import from here, never from each other.
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any, Iterator, Optional
 
 import typer
@@ -77,6 +78,19 @@ def store_uri(flag: Optional[str] = None, check: bool = True) -> str:
     return uri
 
 
+def score_cell(value: float) -> str:
+    """A metric as printed: 3 decimals, or "-" for NaN (nothing to score, e.g. a tag a slice neither
+    holds nor is given)."""
+    return "-" if math.isnan(value) else f"{value:.3f}"
+
+
+def macro_interval(m: dict[str, Any]) -> str:
+    """Macro-F1 of one evaluate_predictions result with its 95% interval: '0.799 [0.760, 0.830]', or "-"."""
+    if math.isnan(m["macro_f1"]):
+        return "-"
+    return f"{m['macro_f1']:.3f} [{m['macro_f1_low']:.3f}, {m['macro_f1_high']:.3f}]"
+
+
 def metrics_table(summary: dict[str, Any], title: str | None = None) -> Table:
     """Per-tag precision/recall/F1 with its 95% bootstrap interval/PR-AUC, and micro/macro F1
     with intervals, of the test split (or validation when there is no test). Fits 80 columns."""
@@ -87,9 +101,9 @@ def metrics_table(summary: dict[str, Any], title: str | None = None) -> Table:
         table.add_column(col, justify="right" if col != "tag" else "left", no_wrap=True)
 
     def with_ci(value: float, low: float | None, high: float | None) -> str:
-        if value != value:  # nan: nothing to score
-            return "-"
-        return f"{value:.3f}" + (f" [{low:.2f}, {high:.2f}]" if low is not None and low == low else "")
+        if math.isnan(value):
+            return score_cell(value)
+        return f"{value:.3f}" + (f" [{low:.2f}, {high:.2f}]" if low is not None and not math.isnan(low) else "")
 
     for tag, m in test["per_tag"].items():
         table.add_row(tag, f"{m['precision']:.3f}", f"{m['recall']:.3f}",

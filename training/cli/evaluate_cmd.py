@@ -1,7 +1,6 @@
 """`stance evaluate MODEL_URI LABELED`: score a labeled file with a model, optionally log to its run."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Optional
 
@@ -10,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from training.cli.common import TrackingOpt, metrics_table, store_uri, user_errors
+from training.cli.common import TrackingOpt, macro_interval, metrics_table, score_cell, store_uri, user_errors
 
 
 def evaluate(
@@ -66,7 +65,7 @@ def evaluate(
     for b, slices in sliced.items():
         console.print(_slice_table(b, slices, loaded.scorer.tags))
     who = f"{loaded.name or model_uri}" + (f" v{loaded.version}" if loaded.version else "")
-    console.print(f"model {escape(who)} ({loaded.scorer.kind}) on {escape(str(labeled))}: macro-F1 {_interval(metrics)}"
+    console.print(f"model {escape(who)} ({loaded.scorer.kind}) on {escape(str(labeled))}: macro-F1 {macro_interval(metrics)}"
                   + (f" [bold red](inflated: {escape(leak)})[/]" if leak and not exclude_train else ""), soft_wrap=True)
     if log_to_run:
         console.print(f"logged to run {loaded.run_id}")
@@ -131,24 +130,15 @@ def _metric_name(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-." else "_" for c in text).strip("_") or "none"
 
 
-def _interval(m: dict[str, Any]) -> str:
-    """'macro-F1 [low, high]', or '-' where no tag had anything to score (e.g. a slice of datelines)."""
-    if math.isnan(m["macro_f1"]):
-        return "-"
-    return f"{m['macro_f1']:.3f} [{m['macro_f1_low']:.3f}, {m['macro_f1_high']:.3f}]"
-
-
 def _slice_table(by: str, slices: dict[str, dict[str, Any]], tags: list[str]) -> Table:
-    from training.metrics import has_score
-
     table = Table(title=f"by {by}")
     for col in ("slice", "n", "macro-F1 [95% CI]", "exact", *tags):
         table.add_column(col, justify="left" if col == "slice" else "right")
     for name, m in slices.items():
         if name == "(all)":
             table.add_section()
-        cells = [f"{m['per_tag'][t]['f1']:.3f}" if has_score(m["per_tag"][t]) else "-" for t in tags]
-        table.add_row(escape(name), str(m["n"]), _interval(m),
+        cells = [score_cell(m["per_tag"][t]["f1"]) for t in tags]
+        table.add_row(escape(name), str(m["n"]), macro_interval(m),
                       f"{m['exact_match']:.3f}", *cells)
     return table
 

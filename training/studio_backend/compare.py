@@ -102,5 +102,8 @@ def compare_on_folds(rows: Sequence[dict[str, Any]], tags: Sequence[str], servin
         truth.append(label_matrix(held, tags))
         folds += 1
     y = np.vstack(truth)
+    # both models are scored on the same rows, so on the same tags: a tag those rows neither hold nor get from
+    # either model is left out of both means (training.metrics.macro_from_counts); one a model wrongly gives
+    # counts against that model only
     return Comparison(candidate=micro_macro_f1(y, np.vstack(candidate))[1],
                       serving=micro_macro_f1(y, np.vstack(current))[1], rows=len(y), folds=folds, lineage=known)
