@@ -25,8 +25,11 @@ def _train_until_running(tmp_path):
     labeled = write_jsonl(tmp_path / "labeled.jsonl", make_rows(80))
     config = tmp_path / "baseline.yaml"
     config.write_text("c_grid: [1.0, 4.0]\ncv_folds: 2\n", encoding="utf-8")
+    # the child's temporary model folder goes under tmp_path: a SIGKILLed process cannot remove it itself
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     proc = subprocess.Popen(stance_command("train", "baseline", labeled, "--config", config, "--tracking-uri", f"sqlite:///{db}"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "TMPDIR": str(scratch)})
     deadline = time.monotonic() + 180
     while proc.poll() is None and time.monotonic() < deadline:
         # Polled read-only with sqlite itself: an MLflow client would race the child creating the store.
