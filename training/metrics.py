@@ -89,8 +89,8 @@ def bootstrap_f1(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int = 1000, see
     tp = weights @ (t & p)
     fp = weights @ (~t & p)
     fn = weights @ (t & ~p)
-    # a tag with nothing to score in a resample is left out of that resample, as in macro_from_counts; so a
-    # rare tag a resample happens to miss no longer pulls it to 0, and intervals on any set are a little narrower
+    # a tag with nothing to score in a resample is left out of that resample, as in macro_from_counts: a rare
+    # tag a resample happens to miss no longer pulls its macro-F1 to 0
     per_tag = scored_f1(tp, fp, fn)
     macro = macro_from_counts(tp, fp, fn)
     micro = f1_from_counts(tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1))

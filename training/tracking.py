@@ -125,7 +125,7 @@ def headline_metrics(split_metrics: dict[str, dict[str, Any]]) -> dict[str, floa
         if split == "test":
             out["exact/test"] = m["exact_match"]
             out.update({f"f1/{tag}": v["f1"] for tag, v in m["per_tag"].items()})
-    return out
+    return {k: v for k, v in out.items() if not math.isnan(v)}  # nothing to score is not a measurement
 
 
 def runs_view_state(tags: Sequence[str]) -> str:

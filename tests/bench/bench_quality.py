@@ -27,7 +27,7 @@ from labeling.config import CONFIG_DIR, PROJECT_ROOT, load_config
 from labeling.schema import load_schema
 from tests.bench.bench_curve import PLOT, TITLE as CURVE_TITLE, curve_notes, curve_point, plot, train_points
 from tests.bench.realnews import load_dev, score_dev, target_notes
-from training.cli.common import macro_interval, score_cell
+from training.cli.common import macro_interval
 
 GOLD = PROJECT_ROOT / "data" / "gold"
 TARGET_GOLD_TEST = 0.83
@@ -104,15 +104,18 @@ def gold_test_slices(scorer, rows: list[dict], probs: np.ndarray) -> dict[str, d
 
 def slice_table(slices: dict[str, dict[str, dict]], tags: list[str]) -> list[str]:
     """Markdown rows: one per slice of SLICE_FIELDS in the gold test split, the finetune and distil models'
-    macro-F1 with 95% intervals and the finetune model's per-tag F1 ("-" where the slice has no such tag).
+    macro-F1 with 95% intervals and the finetune model's per-tag F1 ("-" where a tag has nothing to score: the
+    slice neither holds it nor is given it).
     `slices`: {kind: {"field=value": metrics}}."""
+    from training.runs import fmt
+
     kinds = list(slices)
     head = (["slice", "sentences"] + [f"{k} macro-F1 [95% CI]" for k in kinds]
             + [f"{kinds[0]} F1 {t}" for t in tags])
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, first in slices[kinds[0]].items():
         cells = [name, str(first["n"])] + [macro_interval(slices[k][name]) for k in kinds]
-        cells += [score_cell(first["per_tag"][t]["f1"]) for t in tags]
+        cells += [fmt(first["per_tag"][t]["f1"]) for t in tags]
         out.append("| " + " | ".join(cells) + " |")
     return out
 

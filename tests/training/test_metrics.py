@@ -53,6 +53,9 @@ def test_a_tag_with_nothing_to_score_is_left_out_of_the_macro_average():
     m = evaluate_predictions(np.zeros((3, 2)), np.full((3, 2), 0.1), T, ["a", "b"], n_boot=20)
     assert math.isnan(m["macro_f1"]) and math.isnan(m["macro_f1_low"]) and m["exact_match"] == 1.0
     assert math.isnan(m["per_tag"]["b"]["f1"]) and "f1_b" not in flatten_metrics(m)  # not a measurement, not logged
+    from training.tracking import headline_metrics
+
+    assert headline_metrics({"test": m}) == {"exact/test": 1.0}  # nor are the run's headline figures
 
 
 def test_bootstrap_leaves_a_rare_tag_out_of_the_resamples_that_miss_it():

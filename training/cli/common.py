@@ -78,12 +78,6 @@ def store_uri(flag: Optional[str] = None, check: bool = True) -> str:
     return uri
 
 
-def score_cell(value: float) -> str:
-    """A metric as printed: 3 decimals, or "-" for NaN (nothing to score, e.g. a tag a slice neither
-    holds nor is given)."""
-    return "-" if math.isnan(value) else f"{value:.3f}"
-
-
 def macro_interval(m: dict[str, Any]) -> str:
     """Macro-F1 of one evaluate_predictions result with its 95% interval: '0.799 [0.760, 0.830]', or "-"."""
     if math.isnan(m["macro_f1"]):
@@ -102,7 +96,7 @@ def metrics_table(summary: dict[str, Any], title: str | None = None) -> Table:
 
     def with_ci(value: float, low: float | None, high: float | None) -> str:
         if math.isnan(value):
-            return score_cell(value)
+            return "-"  # nothing to score, as training.runs.fmt prints it
         return f"{value:.3f}" + (f" [{low:.2f}, {high:.2f}]" if low is not None and not math.isnan(low) else "")
 
     for tag, m in test["per_tag"].items():

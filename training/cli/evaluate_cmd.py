@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from training.cli.common import TrackingOpt, macro_interval, metrics_table, score_cell, store_uri, user_errors
+from training.cli.common import TrackingOpt, macro_interval, metrics_table, store_uri, user_errors
 
 
 def evaluate(
@@ -131,13 +131,15 @@ def _metric_name(text: str) -> str:
 
 
 def _slice_table(by: str, slices: dict[str, dict[str, Any]], tags: list[str]) -> Table:
+    from training.runs import fmt
+
     table = Table(title=f"by {by}")
     for col in ("slice", "n", "macro-F1 [95% CI]", "exact", *tags):
         table.add_column(col, justify="left" if col == "slice" else "right")
     for name, m in slices.items():
         if name == "(all)":
             table.add_section()
-        cells = [score_cell(m["per_tag"][t]["f1"]) for t in tags]
+        cells = [fmt(m["per_tag"][t]["f1"]) for t in tags]
         table.add_row(escape(name), str(m["n"]), macro_interval(m),
                       f"{m['exact_match']:.3f}", *cells)
     return table
