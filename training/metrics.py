@@ -51,7 +51,11 @@ def macro_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndar
     counts only where the model wrongly gives it. NaN when no tag has anything to score. On a set
     that holds every tag (the gold splits, the dev files) this is the plain mean over all tags.
     """
-    f1 = scored_f1(tp, fp, fn)
+    return _mean_of_scored(scored_f1(tp, fp, fn))
+
+
+def _mean_of_scored(f1: np.ndarray) -> np.ndarray:
+    """Mean over the last axis of scored_f1 values, NaN (nothing to score) left out; NaN where all are."""
     scored = (~np.isnan(f1)).sum(axis=-1)
     return np.divide(np.nansum(f1, axis=-1), scored, out=np.full(scored.shape, np.nan), where=scored > 0)
 
@@ -92,7 +96,7 @@ def bootstrap_f1(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int = 1000, see
     # a tag with nothing to score in a resample is left out of that resample, as in macro_from_counts: a rare
     # tag a resample happens to miss no longer pulls its macro-F1 to 0
     per_tag = scored_f1(tp, fp, fn)
-    macro = macro_from_counts(tp, fp, fn)
+    macro = _mean_of_scored(per_tag)
     micro = f1_from_counts(tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1))
     q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
     with warnings.catch_warnings():  # a tag never scored in any resample: (nan, nan), not a warning
